@@ -1,0 +1,21 @@
+//! `demo-shop`: runs the demo merchant on its own origin (default http://127.0.0.1:3000).
+
+use anyhow::Context;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_target(false).init();
+    let listen = std::env::var("DEMO_SHOP_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let config = demo_shop::ShopConfig {
+        gateway_url: std::env::var("PAYFRAME_URL")
+            .unwrap_or_else(|_| "http://127.0.0.1:8080".into()),
+        secret_key: std::env::var("DEMO_SHOP_SECRET_KEY")
+            .context("DEMO_SHOP_SECRET_KEY is not set")?,
+    };
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    tracing::info!(%listen, gateway = %config.gateway_url, "demo shop listening");
+    axum::serve(listener, demo_shop::app(config)).await?;
+    Ok(())
+}

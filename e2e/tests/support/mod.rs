@@ -1,0 +1,184 @@
+//! Starts the whole system on loopback for a browser test: the gateway (served as
+//! `http://localhost:<port>`) and the demo shop (`http://127.0.0.1:<port>`), two origins.
+//! Everything the gateway logs and every request body it receives is kept for inspection.
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use http_body_util::BodyExt;
+use payframe_server::master_key::MasterKey;
+use payframe_server::{Settings, build_state, system_clock};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Every log line of the process, at the most verbose level.
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogWriter(buffer.clone());
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        buffer
+    })
+    .clone()
+}
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub struct Stack {
+    pub shop_url: String,
+    pub gateway_url: String,
+    pub data_dir: tempfile::TempDir,
+    bodies: Arc<Mutex<Vec<(String, Bytes)>>>,
+    logs: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        let logs = capture_logs();
+        let dist = workspace_root().join("dist");
+        assert!(
+            dist.join("index.html").exists(),
+            "the frame is not built: run `trunk build --release` (scripts/test.sh does)"
+        );
+        let data_dir = tempfile::tempdir().unwrap();
+        let gateway_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shop_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway_url = format!(
+            "http://localhost:{}",
+            gateway_listener.local_addr().unwrap().port()
+        );
+        let shop_url = format!(
+            "http://127.0.0.1:{}",
+            shop_listener.local_addr().unwrap().port()
+        );
+
+        let settings = Settings::new(gateway_url.clone(), dist, workspace_root().join("public"));
+        let db = format!("sqlite://{}", data_dir.path().join("payframe.db").display());
+        let master = MasterKey::load(None, data_dir.path()).unwrap();
+        let state = build_state(&db, master, settings, system_clock())
+            .await
+            .unwrap();
+        let merchant = payframe_server::merchants::create(
+            &state.store,
+            &state.master,
+            "Demo shop",
+            std::slice::from_ref(&shop_url),
+            None,
+            false,
+            state.now(),
+        )
+        .await
+        .unwrap();
+
+        let bodies: Arc<Mutex<Vec<(String, Bytes)>>> = Arc::default();
+        let recorder = bodies.clone();
+        let gateway =
+            payframe_server::app(state).layer(axum::middleware::from_fn(move |req, next| {
+                record_body(recorder.clone(), req, next)
+            }));
+        tokio::spawn(async move { axum::serve(gateway_listener, gateway).await.unwrap() });
+        let shop = demo_shop::app(demo_shop::ShopConfig {
+            gateway_url: gateway_url.clone(),
+            secret_key: merchant.secret_key,
+        });
+        tokio::spawn(async move { axum::serve(shop_listener, shop).await.unwrap() });
+        Stack {
+            shop_url,
+            gateway_url,
+            data_dir,
+            bodies,
+            logs,
+        }
+    }
+
+    /// `(path, body)` of every request the gateway received.
+    pub fn bodies(&self) -> Vec<(String, Bytes)> {
+        self.bodies.lock().unwrap().clone()
+    }
+
+    pub fn logs(&self) -> String {
+        String::from_utf8_lossy(&self.logs.lock().unwrap()).into_owned()
+    }
+
+    /// The bytes of every file the gateway keeps on disk (database, WAL, key file).
+    pub fn disk_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        std::fs::read_dir(self.data_dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| (e.path(), std::fs::read(e.path()).unwrap_or_default()))
+            .collect()
+    }
+}
+
+async fn record_body(sink: Arc<Mutex<Vec<(String, Bytes)>>>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    sink.lock()
+        .unwrap()
+        .push((parts.uri.path().to_owned(), bytes.clone()));
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Every run of `len` consecutive digits of `pan`, the ways it could leak in part.
+pub fn digit_runs(pan: &str, len: usize) -> Vec<String> {
+    let digits: Vec<char> = pan.chars().filter(char::is_ascii_digit).collect();
+    digits.windows(len).map(|w| w.iter().collect()).collect()
+}
+
+/// How a card number may be searched for.
+pub enum Search {
+    /// The whole number, plain and grouped in fours.
+    Whole,
+    /// Also every run of 8 of its digits. Not for stores that keep the permitted BIN and
+    /// last four side by side: with a repetitive number such as 4242… they form a run.
+    Runs,
+}
+
+/// Fails with the place and the run found, if `pan` appears in `haystack`.
+pub fn assert_no_pan(what: &str, haystack: &[u8], pan: &str, search: Search) {
+    let groups: Vec<String> = pan
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let mut needles = vec![pan.to_owned(), groups.join(" ")];
+    if let Search::Runs = search {
+        needles.extend(digit_runs(pan, 8));
+    }
+    for needle in needles {
+        assert!(
+            !haystack
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes()),
+            "{what} contains the card number (or the run {needle:?} of its digits)"
+        );
+    }
+}

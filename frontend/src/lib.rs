@@ -1,0 +1,14 @@
+//! The hosted card form. It runs inside an iframe on the merchant's page, fetches the
+//! session's public data and the gateway's encryption key, seals the card in the browser
+//! (Envelope v1, from `payframe-core`) and talks to the embedding page only through
+//! `postMessage` aimed at the session's registered origin.
+
+pub mod bridge;
+pub mod fields;
+pub mod form;
+pub mod http;
+pub mod params;
+
+pub fn start() {
+    leptos::mount::mount_to_body(form::Frame);
+}

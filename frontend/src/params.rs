@@ -1,0 +1,93 @@
+//! What embed.js tells the frame through its URL: the session id in the query (so the
+//! gateway can set `frame-ancestors`), and in the fragment — never sent to any server —
+//! the client secret, the embedding page's origin and this instance's channel.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameParams {
+    pub session_id: String,
+    pub client_secret: String,
+    pub parent_origin: String,
+    pub channel: String,
+}
+
+/// Decodes `%XX` escapes and `+` of a URL query component.
+fn decode(component: &str) -> Option<String> {
+    let bytes = component.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = component.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn get(pairs: &str, key: &str) -> Option<String> {
+    pairs
+        .trim_start_matches(['?', '#'])
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| decode(v))
+}
+
+/// Parses `location.search` and `location.hash`; `None` when anything is missing or the
+/// secret does not belong to the session named in the query.
+pub fn parse(search: &str, hash: &str) -> Option<FrameParams> {
+    let session_id = get(search, "session")?;
+    let client_secret = get(hash, "secret")?;
+    let (secret_session, _) = client_secret.split_once("_secret_")?;
+    if secret_session != session_id {
+        return None;
+    }
+    Some(FrameParams {
+        session_id,
+        client_secret,
+        parent_origin: get(hash, "origin")?,
+        channel: get(hash, "channel").filter(|c| !c.is_empty())?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_query_and_fragment() {
+        let p = parse(
+            "?session=cs_abc",
+            "#secret=cs_abc_secret_xyz&origin=http%3A%2F%2F127.0.0.1%3A3000&channel=c1",
+        )
+        .unwrap();
+        assert_eq!(p.session_id, "cs_abc");
+        assert_eq!(p.client_secret, "cs_abc_secret_xyz");
+        assert_eq!(p.parent_origin, "http://127.0.0.1:3000");
+        assert_eq!(p.channel, "c1");
+    }
+
+    #[test]
+    fn refuses_a_secret_of_another_session_or_missing_parts() {
+        assert!(
+            parse(
+                "?session=cs_other",
+                "#secret=cs_abc_secret_xyz&origin=o&channel=c"
+            )
+            .is_none()
+        );
+        assert!(parse("?session=cs_abc", "#secret=cs_abc_secret_xyz&channel=c").is_none());
+        assert!(parse("", "").is_none());
+    }
+}

@@ -1,0 +1,204 @@
+//! The frame's endpoints, authenticated by the session's client secret:
+//! `GET /v1/frame/sessions/{id}` (public view and encryption key) and
+//! `POST /v1/frame/sessions/{id}/confirm` (open the envelope, validate, vault, answer).
+
+use super::auth::hash_secret;
+use super::error::ApiError;
+use super::json::ApiJson;
+use crate::keys::OpenError;
+use crate::state::AppState;
+use crate::store::{NewCard, Session};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use payframe_core::api::{ConfirmRequest, ConfirmResponse, FrameSession, PaymentMethodView};
+use payframe_core::card::year_month;
+use payframe_core::{Cvc, EnvelopeError, Expiry, Pan};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/frame/sessions/{id}", get(public_view))
+        .route("/v1/frame/sessions/{id}/confirm", post(confirm))
+}
+
+/// How far ahead of the server's clock a browser's `sealed_at` may be (clock skew).
+const MAX_CLOCK_SKEW_SECONDS: i64 = 120;
+
+#[derive(Deserialize)]
+struct SecretQuery {
+    client_secret: Option<String>,
+}
+
+/// Loads the session if `client_secret` is its secret.
+async fn authorize(state: &AppState, id: &str, client_secret: &str) -> Result<Session, ApiError> {
+    let session = state
+        .store
+        .session(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    if !bool::from(
+        session
+            .client_secret_hash
+            .ct_eq(&hash_secret(client_secret)),
+    ) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid_client_secret",
+            "The client secret does not match this session.",
+        ));
+    }
+    Ok(session)
+}
+
+fn session_completed() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "invalid_request_error",
+        "session_completed",
+        "This session has already been paid.",
+    )
+}
+
+fn ensure_open(session: &Session, now: i64) -> Result<(), ApiError> {
+    if session.status == "complete" {
+        return Err(session_completed());
+    }
+    if session.effective_status(now) == "expired" {
+        return Err(ApiError::invalid(
+            "session_expired",
+            "This session has expired. Start the checkout again.",
+        ));
+    }
+    Ok(())
+}
+
+async fn public_view(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<SecretQuery>,
+) -> Result<Json<FrameSession>, ApiError> {
+    let secret = q.client_secret.ok_or_else(|| {
+        ApiError::invalid("missing_client_secret", "Pass the session's client_secret.")
+            .param("client_secret")
+    })?;
+    let session = authorize(&state, &id, &secret).await?;
+    let status = session.effective_status(state.now()).to_owned();
+    Ok(Json(FrameSession {
+        id: session.id,
+        object: "session".into(),
+        amount: session.amount,
+        currency: session.currency,
+        status,
+        allowed_origins: session.allowed_origins,
+        expires_at: session.expires_at,
+        encryption_key: state.keyring.current(),
+    }))
+}
+
+fn open_error(err: OpenError) -> ApiError {
+    match err {
+        OpenError::UnknownKey => ApiError::invalid(
+            "unknown_key",
+            "The envelope was sealed to an unknown or expired key. Reload the form and try again.",
+        )
+        .param("envelope.kid"),
+        OpenError::Envelope(EnvelopeError::UnsupportedVersion) => ApiError::invalid(
+            "unsupported_envelope_version",
+            "Only envelope version 1 is supported.",
+        )
+        .param("envelope.v"),
+        OpenError::Envelope(EnvelopeError::MalformedField(field)) => {
+            let param = if field == "enc" {
+                "envelope.enc"
+            } else {
+                "envelope.ct"
+            };
+            ApiError::invalid(
+                "envelope_malformed",
+                format!("The envelope's `{field}` is not valid base64url."),
+            )
+            .param(param)
+        }
+        OpenError::Envelope(EnvelopeError::MalformedPayload) => ApiError::invalid(
+            "envelope_malformed",
+            "The sealed card data is not in the expected format.",
+        ),
+        OpenError::Envelope(_) => ApiError::invalid(
+            "envelope_invalid",
+            "The envelope could not be opened: it was altered, or sealed for another session or key.",
+        ),
+    }
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ConfirmRequest>,
+) -> Result<Json<ConfirmResponse>, ApiError> {
+    let session = authorize(&state, &id, &req.client_secret).await?;
+    let now = state.now();
+    ensure_open(&session, now)?;
+    let payload = state
+        .keyring
+        .open(&session.id, &req.envelope, now)
+        .map_err(open_error)?;
+    if payload.sealed_at < now - state.settings.envelope_max_age_seconds {
+        return Err(ApiError::invalid(
+            "envelope_expired",
+            "The card data was sealed too long ago. Submit again.",
+        ));
+    }
+    if payload.sealed_at > now + MAX_CLOCK_SKEW_SECONDS {
+        return Err(ApiError::invalid(
+            "envelope_expired",
+            "The card data carries a seal time in the future. Check the device's clock and submit again.",
+        ));
+    }
+    let pan = Pan::parse(&payload.number)?;
+    let expiry = Expiry::new(payload.exp_month, payload.exp_year, year_month(now))?;
+    // Checked here and, once payments land, handed to the processor in this same request;
+    // never stored.
+    let _cvc = Cvc::parse(&payload.cvc, pan.brand())?;
+    drop(payload);
+
+    let sealed = state.vault.seal(&pan);
+    let token = crate::ids::new_id("tok");
+    let brand = pan.brand().map_or("unknown", |b| b.as_str());
+    let card = NewCard {
+        token: &token,
+        merchant_id: &session.merchant_id,
+        session_id: Some(&session.id),
+        brand,
+        bin: pan.bin(),
+        last4: pan.last4(),
+        exp_month: u32::from(expiry.month()),
+        exp_year: u32::from(expiry.year()),
+        fingerprint: &sealed.fingerprint,
+        pan_ciphertext: &sealed.pan_ciphertext,
+        data_key_wrapped: &sealed.data_key_wrapped,
+        master_key_id: &sealed.master_key_id,
+        single_use: true,
+        created_at: now,
+    };
+    if !state
+        .store
+        .complete_session_with_card(&session.id, &card)
+        .await?
+    {
+        return Err(session_completed());
+    }
+    tracing::info!(session = %session.id, %token, brand, last4 = pan.last4(), "card tokenized");
+    Ok(Json(ConfirmResponse {
+        token,
+        payment_method: PaymentMethodView {
+            brand: brand.to_owned(),
+            last4: pan.last4().to_owned(),
+            exp_month: u32::from(expiry.month()),
+            exp_year: u32::from(expiry.year()),
+        },
+    }))
+}

@@ -1,0 +1,50 @@
+//! The HTTP surface: one router per concern, merged here with the layers every request
+//! passes (request id and log line, body size limit).
+
+pub mod auth;
+pub mod error;
+pub mod frame;
+pub mod frame_page;
+pub mod json;
+pub mod sessions;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+/// Bodies are small JSON documents; a sealed card is well under 1 KiB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(sessions::router())
+        .merge(frame::router())
+        .merge(frame_page::router())
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { error::ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request_error",
+                "method_not_allowed",
+                "This endpoint does not support that HTTP method.",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(crate::telemetry::log_request))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(err) => {
+            tracing::warn!(error = %err, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}

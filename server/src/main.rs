@@ -1,0 +1,212 @@
+//! `payframe`: the gateway binary. `serve` runs it; `merchant create`, `keys rotate` and
+//! `migrate` administer the same database with the same settings.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use payframe_server::master_key::MasterKey;
+use payframe_server::{Settings, build_state, system_clock};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "payframe", version, about = "Payframe payment gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Directory for the SQLite database and the master key file.
+    #[arg(long, env = "PAYFRAME_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Database URL; default: SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "PAYFRAME_LOG_JSON")]
+    log_json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, env = "PAYFRAME_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The origin the frame is served from (as shoppers' browsers reach it).
+        #[arg(long, env = "PAYFRAME_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Trunk's release output.
+        #[arg(long, env = "PAYFRAME_FRAME_DIR", default_value = "./dist")]
+        frame_dir: PathBuf,
+        /// Static files (embed.js).
+        #[arg(long, env = "PAYFRAME_PUBLIC_DIR", default_value = "./public")]
+        public_dir: PathBuf,
+    },
+    /// Manage merchants.
+    Merchant {
+        #[command(subcommand)]
+        command: MerchantCommand,
+    },
+    /// Manage the frame's encryption keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum MerchantCommand {
+    /// Create a merchant; prints its secret key and webhook secret once.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        name: String,
+        /// An origin allowed to embed the frame (repeatable), e.g. https://shop.example
+        #[arg(long = "origin", required = true)]
+        origins: Vec<String>,
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// Create a live-mode key instead of a test-mode one.
+        #[arg(long)]
+        live: bool,
+        /// Print `{"id","secret_key","webhook_secret"}`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new current encryption key; the previous one is accepted for the grace period.
+    Rotate {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+impl Common {
+    fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("payframe.db").display()))
+    }
+
+    fn master_key(&self) -> anyhow::Result<MasterKey> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
+        let from_env = std::env::var("PAYFRAME_MASTER_KEY").ok();
+        Ok(MasterKey::load(from_env.as_deref(), &self.data_dir)?)
+    }
+
+    async fn state(&self, settings: Settings) -> anyhow::Result<payframe_server::AppState> {
+        build_state(
+            &self.database_url(),
+            self.master_key()?,
+            settings,
+            system_clock(),
+        )
+        .await
+    }
+}
+
+fn admin_settings() -> Settings {
+    Settings::new(String::new(), PathBuf::new(), PathBuf::new())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            common,
+            listen,
+            public_url,
+            frame_dir,
+            public_dir,
+        } => {
+            payframe_server::telemetry::init(common.log_json);
+            let public_url = public_url.unwrap_or_else(|| format!("http://{listen}"));
+            let state = common
+                .state(Settings::new(public_url.clone(), frame_dir, public_dir))
+                .await?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            tracing::info!(%listen, %public_url, "payframe gateway listening");
+            axum::serve(listener, payframe_server::app(state))
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+        Command::Merchant {
+            command:
+                MerchantCommand::Create {
+                    common,
+                    name,
+                    origins,
+                    webhook_url,
+                    live,
+                    json,
+                },
+        } => {
+            let state = common.state(admin_settings()).await?;
+            let created = payframe_server::merchants::create(
+                &state.store,
+                &state.master,
+                &name,
+                &origins,
+                webhook_url.as_deref(),
+                live,
+                state.now(),
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string(&created)?);
+            } else {
+                println!("merchant:       {}", created.id);
+                println!(
+                    "secret key:     {}   (shown once; store it safely)",
+                    created.secret_key
+                );
+                println!("webhook secret: {}", created.webhook_secret);
+            }
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { common },
+        } => {
+            let state = common.state(admin_settings()).await?;
+            let kid = state
+                .keyring
+                .rotate(&state.store, &state.master, state.now())
+                .await?;
+            println!("new current encryption key: {kid}");
+        }
+        Command::Migrate { common } => {
+            payframe_server::store::Store::connect(&common.database_url()).await?;
+            println!("migrations applied");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,65 @@
+//! Shared application state and the settings handlers read.
+
+use crate::keys::Keyring;
+use crate::master_key::MasterKey;
+use crate::store::Store;
+use crate::vault::Vault;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Unix seconds; injected so tests control time.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("the system clock is after 1970")
+            .as_secs() as i64
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The origin the frame is served from, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
+    /// Trunk's release output (`dist/`), served under `/frame/`.
+    pub frame_dir: PathBuf,
+    /// Static files shipped as they are (`embed.js`).
+    pub public_dir: PathBuf,
+    pub session_ttl_seconds: i64,
+    /// How old a sealed envelope may be when it arrives.
+    pub envelope_max_age_seconds: i64,
+    /// How long a retired encryption key still opens envelopes.
+    pub key_grace_seconds: i64,
+}
+
+impl Settings {
+    pub fn new(public_url: String, frame_dir: PathBuf, public_dir: PathBuf) -> Settings {
+        Settings {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            frame_dir,
+            public_dir,
+            session_ttl_seconds: 30 * 60,
+            envelope_max_age_seconds: 10 * 60,
+            key_grace_seconds: 24 * 60 * 60,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub master: Arc<MasterKey>,
+    pub keyring: Arc<Keyring>,
+    pub vault: Arc<Vault>,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+    pub frame_page: Arc<crate::api::frame_page::FramePage>,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+}

@@ -1,0 +1,327 @@
+//! Storage: the gateway's tables behind a small set of typed operations (SQLite via sqlx,
+//! WAL and `synchronous = FULL`, since these rows are money and cards). Handlers never
+//! write SQL; what must change together is written in one transaction here.
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(&'static str),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+pub struct NewMerchant<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub origins: &'a [String],
+    pub webhook_url: Option<&'a str>,
+    pub webhook_secret_wrapped: &'a [u8],
+    pub master_key_id: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Merchant {
+    pub id: String,
+    pub name: String,
+    pub origins: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub merchant_id: String,
+    pub client_secret_hash: Vec<u8>,
+    pub amount: i64,
+    pub currency: String,
+    pub reference: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub status: String,
+    pub livemode: bool,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+impl Session {
+    /// `open` turns into `expired` once `expires_at` has passed.
+    pub fn effective_status(&self, now: i64) -> &str {
+        if self.status == "open" && now >= self.expires_at {
+            "expired"
+        } else {
+            &self.status
+        }
+    }
+}
+
+pub struct StoredKey {
+    pub kid: String,
+    pub private_key_wrapped: Vec<u8>,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// A vaulted card: only ciphertext, wrapped key and the fields PCI DSS lets us keep.
+pub struct NewCard<'a> {
+    pub token: &'a str,
+    pub merchant_id: &'a str,
+    pub session_id: Option<&'a str>,
+    pub brand: &'a str,
+    pub bin: &'a str,
+    pub last4: &'a str,
+    pub exp_month: u32,
+    pub exp_year: u32,
+    pub fingerprint: &'a [u8],
+    pub pan_ciphertext: &'a [u8],
+    pub data_key_wrapped: &'a [u8],
+    pub master_key_id: &'a str,
+    pub single_use: bool,
+    pub created_at: i64,
+}
+
+fn json_list(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt("origin list"))
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies migrations.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn insert_merchant(
+        &self,
+        m: &NewMerchant<'_>,
+        key_id: &str,
+        key_hash: &[u8],
+        livemode: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO merchants (id, name, origins, webhook_url, webhook_secret_wrapped, master_key_id, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(m.id)
+        .bind(m.name)
+        .bind(serde_json::to_string(m.origins).expect("strings serialize"))
+        .bind(m.webhook_url)
+        .bind(m.webhook_secret_wrapped)
+        .bind(m.master_key_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, merchant_id, key_hash, livemode, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(key_id)
+        .bind(m.id)
+        .bind(key_hash)
+        .bind(livemode)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The merchant owning an active secret key, found by the key's hash.
+    pub async fn merchant_by_key_hash(
+        &self,
+        key_hash: &[u8],
+    ) -> Result<Option<(Merchant, Vec<u8>, bool)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT m.id, m.name, m.origins, k.key_hash, k.livemode FROM api_keys k
+             JOIN merchants m ON m.id = k.merchant_id
+             WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                Merchant {
+                    id: r.get("id"),
+                    name: r.get("name"),
+                    origins: json_list(r.get("origins"))?,
+                },
+                r.get("key_hash"),
+                r.get("livemode"),
+            ))
+        })
+        .transpose()
+    }
+
+    pub async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, merchant_id, client_secret_hash, amount, currency, reference,
+                                   allowed_origins, status, livemode, expires_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.merchant_id)
+        .bind(&s.client_secret_hash)
+        .bind(s.amount)
+        .bind(&s.currency)
+        .bind(&s.reference)
+        .bind(serde_json::to_string(&s.allowed_origins).expect("strings serialize"))
+        .bind(&s.status)
+        .bind(s.livemode)
+        .bind(s.expires_at)
+        .bind(s.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Session {
+                id: r.get("id"),
+                merchant_id: r.get("merchant_id"),
+                client_secret_hash: r.get("client_secret_hash"),
+                amount: r.get("amount"),
+                currency: r.get("currency"),
+                reference: r.get("reference"),
+                allowed_origins: json_list(r.get("allowed_origins"))?,
+                status: r.get("status"),
+                livemode: r.get("livemode"),
+                expires_at: r.get("expires_at"),
+                created_at: r.get("created_at"),
+            })
+        })
+        .transpose()
+    }
+
+    /// Vaults the card and completes the session in one transaction. Returns false, writing
+    /// nothing, when the session was no longer open (a concurrent confirm won).
+    pub async fn complete_session_with_card(
+        &self,
+        session_id: &str,
+        card: &NewCard<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated =
+            sqlx::query("UPDATE sessions SET status = 'complete' WHERE id = ? AND status = 'open'")
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO cards (token, merchant_id, session_id, brand, bin, last4, exp_month, exp_year,
+                                fingerprint, pan_ciphertext, data_key_wrapped, master_key_id, single_use, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(card.token)
+        .bind(card.merchant_id)
+        .bind(card.session_id)
+        .bind(card.brand)
+        .bind(card.bin)
+        .bind(card.last4)
+        .bind(card.exp_month)
+        .bind(card.exp_year)
+        .bind(card.fingerprint)
+        .bind(card.pan_ciphertext)
+        .bind(card.data_key_wrapped)
+        .bind(card.master_key_id)
+        .bind(card.single_use)
+        .bind(card.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The stored ciphertext of a vaulted card, for detokenisation inside the server.
+    pub async fn card_secret(&self, token: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let row = sqlx::query("SELECT pan_ciphertext, data_key_wrapped FROM cards WHERE token = ?")
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get("pan_ciphertext"), r.get("data_key_wrapped"))))
+    }
+
+    pub async fn encryption_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, private_key_wrapped, created_at, retired_at FROM encryption_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredKey {
+                kid: r.get("kid"),
+                private_key_wrapped: r.get("private_key_wrapped"),
+                created_at: r.get("created_at"),
+                retired_at: r.get("retired_at"),
+            })
+            .collect())
+    }
+
+    /// Makes `kid` the current encryption key, retiring the previous current one.
+    pub async fn insert_current_key(
+        &self,
+        kid: &str,
+        public_key: &[u8],
+        private_key_wrapped: &[u8],
+        master_key_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE encryption_keys SET retired_at = ? WHERE retired_at IS NULL")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO encryption_keys (kid, public_key, private_key_wrapped, master_key_id, created_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(kid)
+        .bind(public_key)
+        .bind(private_key_wrapped)
+        .bind(master_key_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+//! A gateway for integration tests: the real router over a fresh SQLite database in a temp
+//! directory, a clock the test moves by hand, and request helpers that check the error shape
+//! of every failed response.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use payframe_core::api::EncryptionKey;
+use payframe_core::{CardPayload, Envelope};
+use payframe_server::master_key::MasterKey;
+use payframe_server::{AppState, Settings};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+/// 2026-11-18 (UTC): cards expiring 10/2026 are expired, 12/2030 are valid.
+pub const NOW: i64 = 1_795_000_000;
+
+/// The test card. Responses may show its last four digits, never more.
+pub const PAN: &str = "4242424242424242";
+
+pub struct Gateway {
+    app: Router,
+    state: AppState,
+    clock: Arc<AtomicI64>,
+    db_url: String,
+    _dir: TempDir,
+}
+
+/// A session as the frame knows it: its id and client secret.
+pub struct Checkout {
+    pub id: String,
+    pub client_secret: String,
+}
+
+impl Gateway {
+    pub async fn start() -> Gateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_url = format!("sqlite://{}/db.sqlite", dir.path().display());
+        let clock = Arc::new(AtomicI64::new(NOW));
+        let reader = clock.clone();
+        let settings = Settings::new(
+            "http://gateway.test".into(),
+            dir.path().join("no-frame"),
+            dir.path().join("no-public"),
+        );
+        let state = payframe_server::build_state(
+            &db_url,
+            MasterKey::from_bytes([7; 32]),
+            settings,
+            Arc::new(move || reader.load(Ordering::SeqCst)),
+        )
+        .await
+        .expect("gateway state");
+        Gateway {
+            app: payframe_server::app(state.clone()),
+            state,
+            clock,
+            db_url,
+            _dir: dir,
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    pub fn set_now(&self, now: i64) {
+        self.clock.store(now, Ordering::SeqCst);
+    }
+
+    /// Registers a test-mode merchant embedding from `origins`; returns its secret key.
+    pub async fn merchant(&self, name: &str, origins: &[&str]) -> String {
+        let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
+        let state = &self.state;
+        payframe_server::merchants::create(
+            &state.store,
+            &state.master,
+            name,
+            &origins,
+            None,
+            false,
+            self.now(),
+        )
+        .await
+        .expect("merchant created")
+        .secret_key
+    }
+
+    /// Sends `request` through the router; returns the status and the body as text.
+    pub async fn call(&self, request: Request<Body>) -> (StatusCode, String) {
+        let response = self
+            .app
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("response body")
+            .to_bytes();
+        (
+            status,
+            String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
+        )
+    }
+
+    async fn call_json(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let (status, text) = self.call(request).await;
+        let body: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text}"));
+        if status.is_client_error() || status.is_server_error() {
+            assert_error_shape(&body);
+        }
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str, key: Option<&str>) -> (StatusCode, Value) {
+        self.call_json(request(Method::GET, path, key, None, Body::empty()))
+            .await
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        self.post_raw(path, key, Some("application/json"), body.to_string())
+            .await
+    }
+
+    /// A POST whose body and content type the test chooses, to send what a client should not.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        content_type: Option<&str>,
+        body: String,
+    ) -> (StatusCode, Value) {
+        self.call_json(request(
+            Method::POST,
+            path,
+            key,
+            content_type,
+            Body::from(body),
+        ))
+        .await
+    }
+
+    /// Creates a session for 19.99 BRL; panics unless it succeeds.
+    pub async fn create_session(&self, key: &str) -> Checkout {
+        let body = json!({"amount": 1999, "currency": "brl", "reference": "order-1"});
+        let (status, session) = self.post_json("/v1/sessions", Some(key), &body).await;
+        assert_eq!(status, StatusCode::OK, "{session}");
+        Checkout {
+            id: session["id"].as_str().expect("id").to_owned(),
+            client_secret: session["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_owned(),
+        }
+    }
+
+    /// The session's status as its merchant sees it.
+    pub async fn session_status(&self, key: &str, id: &str) -> String {
+        let (status, session) = self.get(&format!("/v1/sessions/{id}"), Some(key)).await;
+        assert_eq!(status, StatusCode::OK, "{session}");
+        session["status"].as_str().expect("status").to_owned()
+    }
+
+    /// What the frame loads: `GET /v1/frame/sessions/{id}?client_secret=…`.
+    pub async fn frame_view(
+        &self,
+        checkout: &Checkout,
+        client_secret: &str,
+    ) -> (StatusCode, Value) {
+        self.get(
+            &format!(
+                "/v1/frame/sessions/{}?client_secret={client_secret}",
+                checkout.id
+            ),
+            None,
+        )
+        .await
+    }
+
+    /// The key the frame would seal to.
+    pub async fn encryption_key(&self, checkout: &Checkout) -> EncryptionKey {
+        let (status, view) = self.frame_view(checkout, &checkout.client_secret).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        serde_json::from_value(view["encryption_key"].clone()).expect("encryption_key")
+    }
+
+    /// Posts `envelope` to the session's confirm endpoint, checking that the answer, whatever
+    /// it is, does not carry the test card's number.
+    pub async fn confirm(&self, checkout: &Checkout, envelope: &Envelope) -> (StatusCode, Value) {
+        let body =
+            json!({"client_secret": checkout.client_secret, "envelope": envelope}).to_string();
+        let path = format!("/v1/frame/sessions/{}/confirm", checkout.id);
+        let (status, text) = self
+            .call(request(
+                Method::POST,
+                &path,
+                None,
+                Some("application/json"),
+                Body::from(body),
+            ))
+            .await;
+        assert_no_pan(&text);
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"));
+        if !status.is_success() {
+            assert_error_shape(&body);
+        }
+        (status, body)
+    }
+
+    /// Rows in one of the gateway's tables, read through a connection of the test's own.
+    pub async fn count(&self, table: &str) -> i64 {
+        let pool = sqlx::SqlitePool::connect(&self.db_url)
+            .await
+            .expect("open the test database");
+        let count = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&pool)
+            .await
+            .expect("count rows");
+        pool.close().await;
+        count
+    }
+}
+
+fn request(
+    method: Method,
+    path: &str,
+    key: Option<&str>,
+    content_type: Option<&str>,
+    body: Body,
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(key) = key {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
+    }
+    if let Some(content_type) = content_type {
+        builder = builder.header(header::CONTENT_TYPE, content_type);
+    }
+    builder.body(body).expect("valid request")
+}
+
+/// A card as the browser reads it from the form, sealed at `sealed_at`.
+pub fn card(number: &str, exp_month: u32, exp_year: u32, cvc: &str, sealed_at: i64) -> CardPayload {
+    CardPayload {
+        number: number.into(),
+        exp_month,
+        exp_year,
+        cvc: cvc.into(),
+        sealed_at,
+        name: None,
+        postal_code: None,
+    }
+}
+
+/// Seals `card` for `session_id` exactly as the frame does.
+pub fn sealed(key: &EncryptionKey, session_id: &str, card: &CardPayload) -> Envelope {
+    payframe_core::seal(&key.public_key, &key.kid, session_id, card).expect("seal")
+}
+
+/// Every error is `{"error":{"type","code","message",…}}` with string values.
+pub fn assert_error_shape(body: &Value) {
+    let error = body["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no error object: {body}"));
+    for field in ["type", "code", "message"] {
+        assert!(
+            error.get(field).is_some_and(Value::is_string),
+            "error.{field} missing: {body}"
+        );
+    }
+}
+
+/// Checks status, `error.code` and `error.param` (`None`: no param) of an error response.
+#[track_caller]
+pub fn assert_error(
+    response: &(StatusCode, Value),
+    status: StatusCode,
+    code: &str,
+    param: Option<&str>,
+) {
+    let (got, body) = response;
+    assert_eq!(*got, status, "{body}");
+    assert_error_shape(body);
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert_eq!(body["error"]["param"].as_str(), param, "{body}");
+}
+
+/// Neither the number nor its middle digits; the last four ("4242") may be shown.
+#[track_caller]
+pub fn assert_no_pan(text: &str) {
+    assert!(
+        !text.contains(PAN) && !text.contains("42424242"),
+        "card number in a response: {text}"
+    );
+}
