@@ -44,11 +44,9 @@ pub fn brand(display: &str) -> Option<Brand> {
     Brand::detect(&digits(display, MAX_PAN_DIGITS))
 }
 
-/// Whether the number has as many digits as its brand's longest length (or 16 unknown).
+/// Whether the number is as long as its brand's numbers usually are (16 when unknown).
 pub fn number_complete(display: &str) -> bool {
-    let d = digits(display, MAX_PAN_DIGITS);
-    let max = brand(display).map_or(16, |b| *b.lengths().iter().max().unwrap_or(&16));
-    d.len() >= max
+    digits(display, MAX_PAN_DIGITS).len() >= brand(display).map_or(16, |b| b.typical_length())
 }
 
 pub fn check_number(display: &str) -> Result<(), CardError> {
@@ -79,6 +77,8 @@ pub fn visible_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Run in headless Chromium like the frame itself (scripts/test.sh).
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn groups_and_pastes() {

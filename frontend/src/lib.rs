@@ -9,6 +9,9 @@ pub mod form;
 pub mod http;
 pub mod params;
 
+#[cfg(test)]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 pub fn start() {
     leptos::mount::mount_to_body(form::Frame);
 }

@@ -64,6 +64,8 @@ pub fn parse(search: &str, hash: &str) -> Option<FrameParams> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Run in headless Chromium like the frame itself (scripts/test.sh).
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn parses_query_and_fragment() {

@@ -121,6 +121,16 @@ impl Brand {
         }
     }
 
+    /// The length most numbers of this brand have: a form treats a number this long as
+    /// complete (and so shows its error without waiting for blur).
+    pub fn typical_length(self) -> usize {
+        match self {
+            Brand::Amex => 15,
+            Brand::DinersClub => 14,
+            _ => 16,
+        }
+    }
+
     pub fn cvc_length(self) -> usize {
         match self {
             Brand::Amex => 4,

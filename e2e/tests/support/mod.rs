@@ -182,3 +182,27 @@ pub fn assert_no_pan(what: &str, haystack: &[u8], pan: &str, search: Search) {
         );
     }
 }
+
+#[cfg(test)]
+mod detector_tests {
+    use super::{Search, assert_no_pan};
+
+    fn caught(haystack: &str, search: Search) -> bool {
+        std::panic::catch_unwind(|| {
+            assert_no_pan("test", haystack.as_bytes(), "4000056655665556", search)
+        })
+        .is_err()
+    }
+
+    #[test]
+    fn finds_the_number_whole_grouped_or_in_part() {
+        assert!(caught(r#"{"number":"4000056655665556"}"#, Search::Whole));
+        assert!(caught("card 4000 0566 5566 5556 typed", Search::Whole));
+        assert!(caught("pan=05665566", Search::Runs));
+        assert!(!caught("last4=5556 bin=400005", Search::Runs));
+        assert!(!caught(
+            r#"{"envelope":{"ct":"q83vEjRWeJA"}}"#,
+            Search::Runs
+        ));
+    }
+}
