@@ -61,3 +61,12 @@ CREATE TABLE cards (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX cards_fingerprint ON cards (merchant_id, fingerprint);
+
+-- Long-lived secrets the gateway generates itself (e.g. the card fingerprint secret), each
+-- wrapped by the master key so that a master-key rotation re-wraps rather than replaces them.
+CREATE TABLE wrapped_secrets (
+    name TEXT PRIMARY KEY,
+    secret_wrapped BLOB NOT NULL,
+    master_key_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);

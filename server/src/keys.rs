@@ -2,13 +2,11 @@
 //! the master key, one is current (published to the frame) and retired ones still open
 //! envelopes for a grace period after rotation.
 
-use crate::master_key::{MasterKey, MasterKeyError};
+use crate::master_key::{MasterKey, MasterKeyError, purpose};
 use crate::store::{Store, StoreError};
 use payframe_core::api::EncryptionKey;
 use payframe_core::{CardPayload, Envelope, EnvelopeError, KeyPair};
 use std::sync::{Arc, RwLock};
-
-const WRAP_PURPOSE: &str = "payframe/hpke-private-key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
@@ -62,7 +60,7 @@ impl Keyring {
     pub async fn reload(&self, store: &Store, master: &MasterKey) -> Result<(), KeyringError> {
         let mut entries = Vec::new();
         for stored in store.encryption_keys().await? {
-            let private = master.unwrap(WRAP_PURPOSE, &stored.private_key_wrapped)?;
+            let private = master.unwrap(purpose::HPKE_PRIVATE_KEY, &stored.private_key_wrapped)?;
             let pair = KeyPair::from_private(&private)
                 .map_err(|_| KeyringError::Corrupt(stored.kid.clone()))?;
             entries.push(Entry {
@@ -84,7 +82,7 @@ impl Keyring {
     ) -> Result<String, KeyringError> {
         let pair = KeyPair::generate();
         let kid = crate::ids::new_id("kid");
-        let wrapped = master.wrap(WRAP_PURPOSE, pair.private_bytes());
+        let wrapped = master.wrap(purpose::HPKE_PRIVATE_KEY, pair.private_bytes());
         store
             .insert_current_key(&kid, pair.public_bytes(), &wrapped, master.id(), now)
             .await?;

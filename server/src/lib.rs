@@ -6,6 +6,7 @@ pub mod ids;
 pub mod keys;
 pub mod master_key;
 pub mod merchants;
+pub mod rotation;
 pub mod state;
 pub mod store;
 pub mod telemetry;
@@ -26,10 +27,11 @@ pub async fn build_state(
     let store = store::Store::connect(database_url).await?;
     let master = Arc::new(master);
     let keyring = keys::Keyring::load(&store, &master, settings.key_grace_seconds, clock()).await?;
+    let vault = vault::Vault::load(&store, master.clone(), clock()).await?;
     let frame_page = api::frame_page::FramePage::load(&settings.frame_dir, &settings.public_dir);
     Ok(AppState {
         store,
-        vault: Arc::new(vault::Vault::new(master.clone())),
+        vault: Arc::new(vault),
         master,
         keyring: Arc::new(keyring),
         settings: Arc::new(settings),

@@ -91,6 +91,13 @@ enum KeysCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Re-wrap everything under a new master key, without decrypting any card number. With a
+    /// key file, a new one replaces it; with PAYFRAME_MASTER_KEY, pass the new key in
+    /// PAYFRAME_NEW_MASTER_KEY and switch the variable afterwards.
+    RotateMaster {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 impl Common {
@@ -189,10 +196,58 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
             println!("new current encryption key: {kid}");
         }
+        Command::Keys {
+            command: KeysCommand::RotateMaster { common },
+        } => {
+            rotate_master(&common).await?;
+        }
         Command::Migrate { common } => {
             payframe_server::store::Store::connect(&common.database_url()).await?;
             println!("migrations applied");
         }
+    }
+    Ok(())
+}
+
+async fn rotate_master(common: &Common) -> anyhow::Result<()> {
+    use payframe_server::master_key::{KEY_FILE, NEXT_KEY_FILE};
+    let old = common.master_key()?;
+    let store = payframe_server::store::Store::connect(&common.database_url()).await?;
+    let from_env = std::env::var_os("PAYFRAME_MASTER_KEY").is_some();
+    let new = match std::env::var("PAYFRAME_NEW_MASTER_KEY") {
+        Ok(text) => MasterKey::from_base64(&text)?,
+        Err(_) if from_env => {
+            anyhow::bail!(
+                "PAYFRAME_MASTER_KEY is set: give the new key (base64, 32 bytes) in PAYFRAME_NEW_MASTER_KEY"
+            )
+        }
+        Err(_) => MasterKey::generate(),
+    };
+    // The new key reaches disk before the database depends on it.
+    let next = common.data_dir.join(NEXT_KEY_FILE);
+    if !from_env {
+        new.write_new_file(&next)?;
+    }
+    let moved = match payframe_server::rotation::rotate_master(&store, &old, &new).await {
+        Ok(moved) => moved,
+        Err(err) => {
+            if !from_env {
+                let _ = std::fs::remove_file(&next);
+            }
+            return Err(err.into());
+        }
+    };
+    if from_env {
+        println!(
+            "re-wrapped {moved} secrets under {}; set PAYFRAME_MASTER_KEY to the new key now",
+            new.id()
+        );
+    } else {
+        std::fs::rename(&next, common.data_dir.join(KEY_FILE)).context("replacing master.key")?;
+        println!(
+            "re-wrapped {moved} secrets; master.key now holds the new key {}",
+            new.id()
+        );
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The master key: from `PAYFRAME_MASTER_KEY` or a 0600 key file in the data directory,
 //! never in the database or a log. It wraps (AES-256-GCM) every other secret the gateway
-//! stores and derives the card fingerprint key.
+//! stores: HPKE private keys, card data keys, webhook secrets, the fingerprint secret.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -26,9 +26,25 @@ pub enum MasterKeyError {
     },
     #[error("data sealed under the master key could not be opened (wrong key or corrupted)")]
     Unwrap,
+    #[error(
+        "{0} exists: a master-key rotation was interrupted. If `payframe keys rotate-master` \
+         reported success, replace master.key with it; otherwise delete it and run the rotation again"
+    )]
+    InterruptedRotation(String),
 }
 
 pub const KEY_FILE: &str = "master.key";
+/// Where `keys rotate-master` puts the new key until the database has been re-wrapped.
+pub const NEXT_KEY_FILE: &str = "master.key.next";
+
+/// What each blob wrapped by the master key is for; bound as associated data so a blob
+/// wrapped for one use cannot be replayed as another.
+pub mod purpose {
+    pub const HPKE_PRIVATE_KEY: &str = "payframe/hpke-private-key";
+    pub const CARD_DATA_KEY: &str = "payframe/card-data-key";
+    pub const WEBHOOK_SECRET: &str = "payframe/webhook-secret";
+    pub const STORED_SECRET: &str = "payframe/stored-secret";
+}
 
 pub struct MasterKey {
     key: Zeroizing<[u8; 32]>,
@@ -74,12 +90,17 @@ impl MasterKey {
     }
 
     fn load_or_create_file(path: &Path) -> Result<MasterKey, MasterKeyError> {
-        use std::io::Write;
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::PermissionsExt;
         let io = |source| MasterKeyError::Io {
             path: path.display().to_string(),
             source,
         };
+        let next = path.with_file_name(NEXT_KEY_FILE);
+        if next.exists() {
+            return Err(MasterKeyError::InterruptedRotation(
+                next.display().to_string(),
+            ));
+        }
         match std::fs::metadata(path) {
             Ok(meta) => {
                 if meta.permissions().mode() & 0o077 != 0 {
@@ -92,20 +113,41 @@ impl MasterKey {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(io)?;
                 }
-                let bytes = crate::ids::random_bytes::<32>();
-                let text = Zeroizing::new(STANDARD.encode(bytes));
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .map_err(io)?;
-                file.write_all(text.as_bytes()).map_err(io)?;
-                file.sync_all().map_err(io)?;
-                Ok(MasterKey::from_bytes(bytes))
+                let key = MasterKey::from_bytes(crate::ids::random_bytes::<32>());
+                key.write_new_file(path)?;
+                Ok(key)
             }
             Err(e) => Err(io(e)),
         }
+    }
+
+    /// Writes the key (base64) to a file that must not exist yet, readable by the owner only.
+    pub fn write_new_file(&self, path: &Path) -> Result<(), MasterKeyError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |source| MasterKeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let text = Zeroizing::new(STANDARD.encode(&self.key[..]));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        file.write_all(text.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)
+    }
+
+    /// A new random master key (for `keys rotate-master`).
+    pub fn generate() -> MasterKey {
+        MasterKey::from_bytes(crate::ids::random_bytes::<32>())
+    }
+
+    /// The key as base64, to hand to an operator who keeps it in `PAYFRAME_MASTER_KEY`.
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(STANDARD.encode(&self.key[..]))
     }
 
     pub fn id(&self) -> &str {
@@ -124,15 +166,6 @@ impl MasterKey {
         wrapped: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, MasterKeyError> {
         aes_open(&self.key, purpose.as_bytes(), wrapped).ok_or(MasterKeyError::Unwrap)
-    }
-
-    /// A sub-key for one purpose (HKDF-SHA256), so the master key itself is used only to wrap.
-    pub fn derive(&self, label: &str) -> Zeroizing<[u8; 32]> {
-        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"payframe/v1"), &self.key[..]);
-        let mut out = Zeroizing::new([0u8; 32]);
-        hk.expand(label.as_bytes(), &mut out[..])
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
-        out
     }
 }
 

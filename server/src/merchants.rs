@@ -3,7 +3,7 @@
 
 use crate::api::auth::hash_secret;
 use crate::ids;
-use crate::master_key::MasterKey;
+use crate::master_key::{MasterKey, purpose};
 use crate::store::{NewMerchant, Store, StoreError};
 use serde::Serialize;
 
@@ -73,7 +73,7 @@ pub async fn create(
         name: name.trim(),
         origins: &origins,
         webhook_url,
-        webhook_secret_wrapped: &master.wrap("payframe/webhook-secret", webhook_secret.as_bytes()),
+        webhook_secret_wrapped: &master.wrap(purpose::WEBHOOK_SECRET, webhook_secret.as_bytes()),
         master_key_id: master.id(),
     };
     store

@@ -279,6 +279,94 @@ impl Store {
         Ok(row.map(|r| (r.get("pan_ciphertext"), r.get("data_key_wrapped"))))
     }
 
+    /// Stores a generated secret unless one of that name exists (the first writer wins).
+    pub async fn insert_stored_secret(
+        &self,
+        name: &str,
+        wrapped: &[u8],
+        master_key_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO wrapped_secrets (name, secret_wrapped, master_key_id, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(wrapped)
+        .bind(master_key_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn stored_secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT secret_wrapped FROM wrapped_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get("secret_wrapped")))
+    }
+
+    /// Re-wraps every blob wrapped by the master key, in one transaction: `rewrap` gets the
+    /// blob's purpose and bytes and returns the blob under the new key (or an error, which
+    /// rolls everything back). Returns how many blobs were re-wrapped.
+    pub async fn rewrap_all<E>(
+        &self,
+        new_master_key_id: &str,
+        rewrap: impl Fn(&str, &[u8]) -> Result<Vec<u8>, E>,
+    ) -> Result<Result<u64, E>, StoreError> {
+        use crate::master_key::purpose;
+        // (table, key column, wrapped column, purpose)
+        const WRAPPED: &[(&str, &str, &str, &str)] = &[
+            (
+                "encryption_keys",
+                "kid",
+                "private_key_wrapped",
+                purpose::HPKE_PRIVATE_KEY,
+            ),
+            ("cards", "token", "data_key_wrapped", purpose::CARD_DATA_KEY),
+            (
+                "merchants",
+                "id",
+                "webhook_secret_wrapped",
+                purpose::WEBHOOK_SECRET,
+            ),
+            (
+                "wrapped_secrets",
+                "name",
+                "secret_wrapped",
+                purpose::STORED_SECRET,
+            ),
+        ];
+        let mut tx = self.pool.begin().await?;
+        let mut count = 0;
+        for (table, key, column, purpose) in WRAPPED {
+            let rows = sqlx::query(&format!("SELECT {key}, {column} FROM {table}"))
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in rows {
+                let id: String = row.get(0);
+                let blob: Vec<u8> = row.get(1);
+                let rewrapped = match rewrap(purpose, &blob) {
+                    Ok(b) => b,
+                    Err(e) => return Ok(Err(e)),
+                };
+                sqlx::query(&format!(
+                    "UPDATE {table} SET {column} = ?, master_key_id = ? WHERE {key} = ?"
+                ))
+                .bind(rewrapped)
+                .bind(new_master_key_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                count += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(count))
+    }
+
     pub async fn encryption_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         let rows = sqlx::query(
             "SELECT kid, private_key_wrapped, created_at, retired_at FROM encryption_keys ORDER BY created_at, kid",

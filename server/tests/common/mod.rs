@@ -1,6 +1,8 @@
 //! A gateway for integration tests: the real router over a fresh SQLite database in a temp
 //! directory, a clock the test moves by hand, and request helpers that check the error shape
 //! of every failed response.
+// Shared by several test binaries; each uses only part of it.
+#![allow(dead_code)]
 
 use axum::Router;
 use axum::body::Body;
@@ -62,6 +64,14 @@ impl Gateway {
             db_url,
             _dir: dir,
         }
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn db_url(&self) -> &str {
+        &self.db_url
     }
 
     pub fn now(&self) -> i64 {
