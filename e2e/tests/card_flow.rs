@@ -104,7 +104,7 @@ async fn shopper_pays_and_the_pan_never_leaves_the_frame_in_clear() {
 
     browser.switch_to_frame("#card iframe").await.unwrap();
     browser
-        .wait_for_text(".pf-outcome", "Card ending in 4242 accepted.")
+        .wait_for_text(".pf-done", "Card ending in 4242 accepted.")
         .await
         .unwrap();
     browser.switch_to_parent().await.unwrap();

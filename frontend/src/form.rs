@@ -24,6 +24,8 @@ enum Stage {
     Ready,
     /// The frame will not show a form: a reason for the shopper.
     Refused(String),
+    /// The card was accepted; the fields give way to a confirmation.
+    Done(String),
 }
 
 /// One input with its label and error, wired for autofill and screen readers.
@@ -267,11 +269,8 @@ fn card_form(params: FrameParams) -> impl IntoView {
                     Ok(r) => {
                         number.set(String::new());
                         cvc.set(String::new());
-                        busy.set(true);
-                        outcome.set(Some((
-                            true,
-                            format!("Card ending in {} accepted.", r.payment_method.last4),
-                        )));
+                        let last4 = &r.payment_method.last4;
+                        stage.set(Stage::Done(format!("Card ending in {last4} accepted.")));
                     }
                     Err(e) => outcome.set(Some((false, e.message.clone()))),
                 }
@@ -302,6 +301,7 @@ fn card_form(params: FrameParams) -> impl IntoView {
         match stage.get() {
         Stage::Loading => view! { <p class="pf-loading" aria-busy="true">"Loading…"</p> }.into_any(),
         Stage::Refused(reason) => view! { <p class="pf-refused" role="alert">{reason}</p> }.into_any(),
+        Stage::Done(message) => view! { <p class="pf-done" role="status">{message}</p> }.into_any(),
         Stage::Ready => view! {
             <form class="pf-form" novalidate on:submit=|ev| ev.prevent_default()>
                 <CardField id="pf-number" label="Card number" name="cardnumber" autocomplete="cc-number"
@@ -334,10 +334,11 @@ fn report_height(bridge: Bridge) {
         return;
     };
     let observe = Closure::<dyn Fn(js_sys::Array)>::new(move |_| {
+        // The body's own height: the root element's never drops below the iframe's.
         let height = window()
             .document()
-            .and_then(|d| d.document_element())
-            .map_or(0, |e| e.scroll_height());
+            .and_then(|d| d.body())
+            .map_or(0, |b| b.offset_height());
         bridge.post("resize", json!({ "height": height }));
     });
     if let Ok(observer) = web_sys::ResizeObserver::new(observe.as_ref().unchecked_ref()) {
