@@ -16,6 +16,25 @@ pub use api::app;
 pub use state::{AppState, Clock, Settings, system_clock};
 
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How soon a key rotation made elsewhere (CLI, another instance) reaches this instance.
+pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Background work of a serving instance: reloads the encryption keys periodically.
+pub fn spawn_background(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(KEY_REFRESH_INTERVAL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(err) = state.keyring.reload(&state.store, &state.master).await {
+                tracing::warn!(error = %err, "reloading encryption keys failed; keeping the current set");
+            }
+        }
+    });
+}
 
 /// Opens the database, loads (or creates) the encryption keys and the frame's files.
 pub async fn build_state(

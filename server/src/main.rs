@@ -33,6 +33,7 @@ enum Command {
     Serve {
         #[command(flatten)]
         common: Common,
+        /// Address to listen on.
         #[arg(long, env = "PAYFRAME_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
         /// The origin the frame is served from (as shoppers' browsers reach it).
@@ -44,6 +45,9 @@ enum Command {
         /// Static files (embed.js).
         #[arg(long, env = "PAYFRAME_PUBLIC_DIR", default_value = "./public")]
         public_dir: PathBuf,
+        /// How long a rotated-out encryption key still opens envelopes.
+        #[arg(long, env = "PAYFRAME_KEY_GRACE_SECONDS", default_value_t = 24 * 60 * 60)]
+        key_grace_seconds: i64,
     },
     /// Manage merchants.
     Merchant {
@@ -139,12 +143,14 @@ async fn main() -> anyhow::Result<()> {
             public_url,
             frame_dir,
             public_dir,
+            key_grace_seconds,
         } => {
             payframe_server::telemetry::init(common.log_json);
             let public_url = public_url.unwrap_or_else(|| format!("http://{listen}"));
-            let state = common
-                .state(Settings::new(public_url.clone(), frame_dir, public_dir))
-                .await?;
+            let mut settings = Settings::new(public_url.clone(), frame_dir, public_dir);
+            settings.key_grace_seconds = key_grace_seconds;
+            let state = common.state(settings).await?;
+            payframe_server::spawn_background(&state);
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
