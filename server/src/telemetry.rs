@@ -1,7 +1,9 @@
-//! Structured logs (`tracing`, text or JSON) and the per-request log line. Only the path is
-//! logged, never the query string (it carries client secrets) or a body.
+//! Structured logs (`tracing`, text or JSON) and the per-request log line. The line names
+//! the route template (`/v1/frame/sessions/{id}/confirm`), never the raw path, query string
+//! (client secrets) or body: a client that puts a card number where an id belongs must not
+//! get it written to the log.
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -24,7 +26,10 @@ pub fn init(json: bool) {
 pub async fn log_request(request: Request, next: Next) -> Response {
     let request_id = crate::ids::new_id("req");
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = match request.extensions().get::<MatchedPath>() {
+        Some(route) => route.as_str().to_owned(),
+        None => redact_digit_runs(request.uri().path()),
+    };
     let started = Instant::now();
     let span = tracing::info_span!("request", id = %request_id);
     let mut response = next.run(request).instrument(span.clone()).await;
@@ -36,4 +41,39 @@ pub async fn log_request(request: Request, next: Next) -> Response {
         response.headers_mut().insert("request-id", value);
     }
     response
+}
+
+/// Replaces every run of 6 or more digits (enough for a BIN, and any card number) with `#`.
+fn redact_digit_runs(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut run = String::new();
+    for c in path.chars().chain(std::iter::once('/')) {
+        if c.is_ascii_digit() {
+            run.push(c);
+            continue;
+        }
+        if run.len() >= 6 {
+            out.push('#');
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unmatched_paths_lose_long_digit_runs() {
+        assert_eq!(
+            super::redact_digit_runs("/v1/x/4000056655665556/y"),
+            "/v1/x/#/y"
+        );
+        assert_eq!(super::redact_digit_runs("/v1/4000-0566"), "/v1/4000-0566");
+        assert_eq!(super::redact_digit_runs("/a123456"), "/a#");
+        assert_eq!(super::redact_digit_runs("/v1/sessions"), "/v1/sessions");
+    }
 }

@@ -34,6 +34,31 @@ struct CreateSession {
 
 const MAX_REFERENCE_LEN: usize = 200;
 
+/// Whether free text holds something that parses as a card number (13–19 digits, spaces or
+/// dashes between them allowed), so merchants cannot put PANs where they'd be stored in clear.
+fn contains_card_number(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| bytes[i].is_ascii_digit())
+        .any(|start| {
+            let mut candidate = String::new();
+            for &b in &bytes[start..] {
+                match b {
+                    b'0'..=b'9' => candidate.push(b as char),
+                    b' ' | b'-' => continue,
+                    _ => break,
+                }
+                if candidate.len() >= 13 && payframe_core::Pan::parse(&candidate).is_ok() {
+                    return true;
+                }
+                if candidate.len() == 19 {
+                    break;
+                }
+            }
+            false
+        })
+}
+
 /// The merchant's view of a session. `expired` is derived from the clock, so no sweep is
 /// needed for a session to read as expired.
 pub fn session_json(s: &Session, now: i64) -> Value {
@@ -68,6 +93,13 @@ async fn create(
         return Err(ApiError::invalid(
             "invalid_reference",
             "The reference is longer than 200 characters.",
+        )
+        .param("reference"));
+    }
+    if body.reference.as_deref().is_some_and(contains_card_number) {
+        return Err(ApiError::invalid(
+            "reference_contains_card_number",
+            "The reference looks like it contains a card number; card data never belongs there.",
         )
         .param("reference"));
     }
@@ -118,4 +150,17 @@ async fn retrieve(
         .filter(|s| s.merchant_id == auth.merchant.id)
         .ok_or_else(|| ApiError::not_found("session"))?;
     Ok(Json(session_json(&session, state.now())))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn spots_card_numbers_in_free_text() {
+        assert!(super::contains_card_number(
+            "order 4242 4242 4242 4242 for Ana"
+        ));
+        assert!(super::contains_card_number("x4000-0566-5566-5556"));
+        assert!(!super::contains_card_number("order-2026-11-23-000123"));
+        assert!(!super::contains_card_number("4242 4242 4242 4241"));
+    }
 }
