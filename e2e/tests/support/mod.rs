@@ -1,6 +1,8 @@
 //! Starts the whole system on loopback for a browser test: the gateway (served as
 //! `http://localhost:<port>`) and the demo shop (`http://127.0.0.1:<port>`), two origins.
 //! Everything the gateway logs and every request body it receives is kept for inspection.
+// Shared by several test binaries; each uses only part of it.
+#![allow(dead_code)]
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
