@@ -42,10 +42,13 @@ pub struct PaymentMethodView {
 }
 
 /// The confirm answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfirmResponse {
     pub token: String,
     pub payment_method: PaymentMethodView,
+    /// The payment object, as the merchant API shows it.
+    #[serde(default)]
+    pub payment: serde_json::Value,
 }
 
 /// The error shape of every endpoint: `{"error":{type,code,message,param,…}}`.
@@ -64,4 +67,7 @@ pub struct ErrorDetail {
     pub param: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decline_code: Option<String>,
+    /// The payment a declined confirm created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<String>,
 }

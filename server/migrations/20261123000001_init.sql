@@ -37,7 +37,11 @@ CREATE TABLE sessions (
     currency TEXT NOT NULL,
     reference TEXT,
     allowed_origins TEXT NOT NULL,         -- JSON array, a subset of the merchant's origins
-    status TEXT NOT NULL CHECK (status IN ('open', 'complete', 'expired')),
+    -- open → processing (a confirm holds it) → complete; back to open after a decline,
+    -- locked after too many declines. `expired` is derived from expires_at.
+    status TEXT NOT NULL CHECK (status IN ('open', 'processing', 'complete', 'locked', 'expired')),
+    capture_method TEXT NOT NULL CHECK (capture_method IN ('automatic', 'manual')),
+    declined_attempts INTEGER NOT NULL DEFAULT 0,
     livemode INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
     created_at INTEGER NOT NULL
@@ -70,3 +74,49 @@ CREATE TABLE wrapped_secrets (
     master_key_id TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
+
+-- Payments: the current state of each; every change also appends to payment_transitions
+-- (written in the same transaction), so the history is complete and ordered.
+CREATE TABLE payments (
+    id TEXT PRIMARY KEY,
+    merchant_id TEXT NOT NULL REFERENCES merchants (id),
+    session_id TEXT REFERENCES sessions (id),
+    card_token TEXT REFERENCES cards (token),
+    brand TEXT NOT NULL,
+    last4 TEXT NOT NULL,
+    exp_month INTEGER NOT NULL,
+    exp_year INTEGER NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    currency TEXT NOT NULL,
+    capture_method TEXT NOT NULL,
+    status TEXT NOT NULL,
+    amount_captured INTEGER NOT NULL CHECK (amount_captured >= 0 AND amount_captured <= amount),
+    amount_refunded INTEGER NOT NULL CHECK (amount_refunded >= 0 AND amount_refunded <= amount_captured),
+    decline_code TEXT,
+    processor_reference TEXT,
+    livemode INTEGER NOT NULL,
+    version INTEGER NOT NULL,              -- optimistic concurrency: bumped on every save
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX payments_merchant ON payments (merchant_id, created_at, id);
+
+CREATE TABLE payment_transitions (
+    payment_id TEXT NOT NULL REFERENCES payments (id),
+    seq INTEGER NOT NULL,
+    from_status TEXT NOT NULL,
+    to_status TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    amount INTEGER,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (payment_id, seq)
+);
+
+CREATE TABLE refunds (
+    id TEXT PRIMARY KEY,
+    payment_id TEXT NOT NULL REFERENCES payments (id),
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX refunds_payment ON refunds (payment_id, created_at);

@@ -4,8 +4,11 @@
 pub mod api;
 pub mod ids;
 pub mod keys;
+pub mod locks;
 pub mod master_key;
 pub mod merchants;
+pub mod payments;
+pub mod processors;
 pub mod rotation;
 pub mod state;
 pub mod store;
@@ -56,5 +59,7 @@ pub async fn build_state(
         settings: Arc::new(settings),
         clock,
         frame_page: Arc::new(frame_page),
+        simulator: Arc::new(processors::simulator::Simulator::default()),
+        payment_locks: Arc::new(locks::KeyedLocks::default()),
     })
 }

@@ -7,6 +7,9 @@ use crate::vault::Vault;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Declined confirms after which a session locks (against card testing).
+pub const MAX_DECLINED_ATTEMPTS: i64 = 5;
+
 /// Unix seconds; injected so tests control time.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
@@ -56,6 +59,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub frame_page: Arc<crate::api::frame_page::FramePage>,
+    /// The test-mode processor: card network and issuing banks simulated.
+    pub simulator: Arc<crate::processors::simulator::Simulator>,
+    pub payment_locks: Arc<crate::locks::KeyedLocks>,
 }
 
 impl AppState {

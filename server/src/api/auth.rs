@@ -13,6 +13,14 @@ use subtle::ConstantTimeEq;
 pub struct AuthedMerchant {
     pub merchant: Merchant,
     pub livemode: bool,
+    /// The API key's id (never the key), for the audit trail of what it did.
+    pub key_id: String,
+}
+
+impl AuthedMerchant {
+    pub fn actor(&self) -> crate::payments::Actor {
+        crate::payments::Actor::ApiKey(self.key_id.clone())
+    }
 }
 
 pub fn hash_secret(secret: &str) -> Vec<u8> {
@@ -47,7 +55,7 @@ impl FromRequestParts<AppState> for AuthedMerchant {
             .filter(|k| k.starts_with("sk_test_") || k.starts_with("sk_live_"))
             .ok_or_else(|| unauthorized("invalid_api_key", "Invalid API key."))?;
         let hash = hash_secret(key);
-        let (merchant, stored_hash, livemode) = state
+        let (merchant, key_id, stored_hash, livemode) = state
             .store
             .merchant_by_key_hash(&hash)
             .await?
@@ -55,6 +63,10 @@ impl FromRequestParts<AppState> for AuthedMerchant {
         if !bool::from(stored_hash.ct_eq(&hash)) {
             return Err(unauthorized("invalid_api_key", "Invalid API key."));
         }
-        Ok(AuthedMerchant { merchant, livemode })
+        Ok(AuthedMerchant {
+            merchant,
+            livemode,
+            key_id,
+        })
     }
 }

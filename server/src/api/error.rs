@@ -13,6 +13,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub param: Option<&'static str>,
+    pub decline_code: Option<&'static str>,
+    pub payment: Option<String>,
 }
 
 impl ApiError {
@@ -28,6 +30,8 @@ impl ApiError {
             code,
             message: message.into(),
             param: None,
+            decline_code: None,
+            payment: None,
         }
     }
 
@@ -72,7 +76,8 @@ impl IntoResponse for ApiError {
                 code: self.code.to_owned(),
                 message: self.message,
                 param: self.param.map(str::to_owned),
-                decline_code: None,
+                decline_code: self.decline_code.map(str::to_owned),
+                payment: self.payment,
             },
         };
         (self.status, Json(body)).into_response()
@@ -95,6 +100,72 @@ internal_from!(
     crate::vault::VaultError,
     crate::keys::KeyringError
 );
+
+impl From<crate::payments::flow::FlowError> for ApiError {
+    fn from(err: crate::payments::flow::FlowError) -> ApiError {
+        use crate::payments::flow::FlowError;
+        match err {
+            FlowError::Transition(e) => {
+                let status = if e.param().is_some() {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::CONFLICT
+                };
+                let mut api =
+                    ApiError::new(status, "invalid_request_error", e.code(), e.to_string());
+                api.param = e.param();
+                api
+            }
+            FlowError::Declined(code) => declined(code, None),
+            FlowError::Processor(e) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                e.code(),
+                "The payment processor did not complete the request. Retrying is safe.",
+            ),
+            FlowError::Conflict => ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid_request_error",
+                "payment_changed",
+                "The payment changed while this request ran. Fetch it and retry.",
+            ),
+            FlowError::LiveModeUnavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api_error",
+                "livemode_unavailable",
+                "Live mode has no processor connector configured on this gateway.",
+            ),
+            FlowError::InvalidSession | FlowError::Store(_) => {
+                tracing::error!(error = %err, "payment flow failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// 402 for a card the issuer (or the simulator) declined.
+pub fn declined(code: crate::processors::DeclineCode, payment: Option<String>) -> ApiError {
+    use crate::processors::DeclineCode as D;
+    let message = match code {
+        D::DoNotHonor => "Your card was declined.",
+        D::InvalidNumber => "Your card number is invalid.",
+        D::InsufficientFunds => "Your card has insufficient funds.",
+        D::ExpiredCard => "Your card has expired.",
+        D::IncorrectCvc => "Your card's security code is incorrect.",
+        D::IssuerUnavailable | D::ProcessingError => {
+            "An error occurred while processing your card. Try again in a little bit."
+        }
+    };
+    let mut err = ApiError::new(
+        StatusCode::PAYMENT_REQUIRED,
+        "card_error",
+        "card_declined",
+        message,
+    );
+    err.decline_code = Some(code.as_str());
+    err.payment = payment;
+    err
+}
 
 impl From<payframe_core::CardError> for ApiError {
     fn from(err: payframe_core::CardError) -> ApiError {

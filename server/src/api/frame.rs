@@ -4,10 +4,15 @@
 
 use super::auth::hash_secret;
 use super::error::ApiError;
+use super::error::declined;
 use super::json::ApiJson;
+use super::payments::payment_json;
 use crate::keys::OpenError;
+use crate::payments::Status;
+use crate::payments::flow::{self, CardSummary};
+use crate::processors::{Card, DeclineCode};
 use crate::state::AppState;
-use crate::store::{NewCard, Session};
+use crate::store::{NewCard, PaymentRecord, Session};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -64,16 +69,24 @@ fn session_completed() -> ApiError {
 }
 
 fn ensure_open(session: &Session, now: i64) -> Result<(), ApiError> {
-    if session.status == "complete" {
-        return Err(session_completed());
-    }
-    if session.effective_status(now) == "expired" {
-        return Err(ApiError::invalid(
+    let conflict =
+        |code, message| ApiError::new(StatusCode::CONFLICT, "invalid_request_error", code, message);
+    match session.effective_status(now) {
+        "open" => Ok(()),
+        "complete" => Err(session_completed()),
+        "processing" => Err(conflict(
+            "session_processing",
+            "A payment for this session is being processed.",
+        )),
+        "locked" => Err(conflict(
+            "session_locked",
+            "Too many declined attempts: this session is locked. Start the checkout again.",
+        )),
+        _ => Err(ApiError::invalid(
             "session_expired",
             "This session has expired. Start the checkout again.",
-        ));
+        )),
     }
-    Ok(())
 }
 
 async fn public_view(
@@ -160,45 +173,99 @@ async fn confirm(
     }
     let pan = Pan::parse(&payload.number)?;
     let expiry = Expiry::new(payload.exp_month, payload.exp_year, year_month(now))?;
-    // Checked here and, once payments land, handed to the processor in this same request;
-    // never stored.
-    let _cvc = Cvc::parse(&payload.cvc, pan.brand())?;
+    // Checked here and handed to the processor in this same request; never stored.
+    let cvc = Cvc::parse(&payload.cvc, pan.brand())?;
     drop(payload);
 
+    // One confirm at a time per session: the claim is what prevents a double charge.
+    if !state.store.claim_session(&session.id, now).await? {
+        let current = state
+            .store
+            .session(&session.id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("session"))?;
+        ensure_open(&current, now)?;
+        return Err(session_completed());
+    }
+    let result = vault_and_pay(&state, &session, pan, expiry, cvc, now).await;
+    if result.is_err() {
+        // Nothing was charged (a processor answer is always recorded): let the shopper retry.
+        state.store.release_session(&session.id).await?;
+    }
+    let (token, payment_method, record) = result?;
+    tracing::info!(
+        session = %session.id,
+        payment = %record.id,
+        %token,
+        brand = %payment_method.brand,
+        last4 = %payment_method.last4,
+        status = record.payment.status().as_str(),
+        "card tokenized and authorized"
+    );
+    if record.payment.status() == Status::Failed {
+        let code = record
+            .payment
+            .decline_code()
+            .unwrap_or(DeclineCode::ProcessingError);
+        return Err(declined(code, Some(record.id)));
+    }
+    Ok(Json(ConfirmResponse {
+        token,
+        payment_method,
+        payment: payment_json(&record),
+    }))
+}
+
+/// Vaults the card (the token outlives this request; the PAN does not) and pays the
+/// session with it. The CVC goes to the processor and nowhere else.
+async fn vault_and_pay(
+    state: &AppState,
+    session: &Session,
+    pan: Pan,
+    expiry: Expiry,
+    cvc: Cvc,
+    now: i64,
+) -> Result<(String, PaymentMethodView, PaymentRecord), ApiError> {
     let sealed = state.vault.seal(&pan);
     let token = crate::ids::new_id("tok");
     let brand = pan.brand().map_or("unknown", |b| b.as_str());
-    let card = NewCard {
-        token: &token,
-        merchant_id: &session.merchant_id,
-        session_id: Some(&session.id),
-        brand,
-        bin: pan.bin(),
-        last4: pan.last4(),
+    let view = PaymentMethodView {
+        brand: brand.to_owned(),
+        last4: pan.last4().to_owned(),
         exp_month: u32::from(expiry.month()),
         exp_year: u32::from(expiry.year()),
-        fingerprint: &sealed.fingerprint,
-        pan_ciphertext: &sealed.pan_ciphertext,
-        data_key_wrapped: &sealed.data_key_wrapped,
-        master_key_id: &sealed.master_key_id,
-        single_use: true,
-        created_at: now,
     };
-    if !state
+    state
         .store
-        .complete_session_with_card(&session.id, &card)
-        .await?
-    {
-        return Err(session_completed());
-    }
-    tracing::info!(session = %session.id, %token, brand, last4 = pan.last4(), "card tokenized");
-    Ok(Json(ConfirmResponse {
-        token,
-        payment_method: PaymentMethodView {
-            brand: brand.to_owned(),
-            last4: pan.last4().to_owned(),
-            exp_month: u32::from(expiry.month()),
-            exp_year: u32::from(expiry.year()),
-        },
-    }))
+        .insert_card(&NewCard {
+            token: &token,
+            merchant_id: &session.merchant_id,
+            session_id: Some(&session.id),
+            brand,
+            bin: pan.bin(),
+            last4: pan.last4(),
+            exp_month: view.exp_month,
+            exp_year: view.exp_year,
+            fingerprint: &sealed.fingerprint,
+            pan_ciphertext: &sealed.pan_ciphertext,
+            data_key_wrapped: &sealed.data_key_wrapped,
+            master_key_id: &sealed.master_key_id,
+            single_use: true,
+            created_at: now,
+        })
+        .await?;
+    let summary = CardSummary {
+        token: token.clone(),
+        brand: view.brand.clone(),
+        last4: view.last4.clone(),
+        exp_month: view.exp_month,
+        exp_year: view.exp_year,
+    };
+    let card = Card {
+        pan,
+        expiry,
+        cvc: Some(cvc),
+    };
+    let record = flow::pay_session(state, session, card, summary, now).await?;
+    Ok((token, view, record))
 }

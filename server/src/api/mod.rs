@@ -6,6 +6,7 @@ pub mod error;
 pub mod frame;
 pub mod frame_page;
 pub mod json;
+pub mod payments;
 pub mod sessions;
 
 use crate::state::AppState;
@@ -22,6 +23,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(sessions::router())
         .merge(frame::router())
+        .merge(payments::router())
         .merge(frame_page::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

@@ -30,6 +30,9 @@ struct CreateSession {
     reference: Option<String>,
     #[serde(default)]
     allowed_origins: Option<Vec<String>>,
+    /// `automatic` (default) captures on authorization; `manual` waits for a capture call.
+    #[serde(default)]
+    capture: Option<String>,
 }
 
 const MAX_REFERENCE_LEN: usize = 200;
@@ -70,6 +73,7 @@ pub fn session_json(s: &Session, now: i64) -> Value {
         "reference": s.reference,
         "allowed_origins": s.allowed_origins,
         "status": s.effective_status(now),
+        "capture": s.capture_method,
         "livemode": s.livemode,
         "expires_at": s.expires_at,
         "created": s.created_at,
@@ -115,6 +119,17 @@ async fn create(
             .param("allowed_origins"));
         }
     };
+    let capture_method = match body.capture.as_deref() {
+        None | Some("automatic") => "automatic",
+        Some("manual") => "manual",
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_capture",
+                "capture must be `automatic` or `manual`.",
+            )
+            .param("capture"));
+        }
+    };
     let now = state.now();
     let id = ids::new_id("cs");
     let client_secret = format!("{id}_secret_{}", ids::random_base62(32));
@@ -127,6 +142,8 @@ async fn create(
         reference: body.reference,
         allowed_origins,
         status: "open".into(),
+        capture_method: capture_method.into(),
+        declined_attempts: 0,
         livemode: auth.livemode,
         expires_at: now + state.settings.session_ttl_seconds,
         created_at: now,

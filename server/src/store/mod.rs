@@ -2,6 +2,10 @@
 //! WAL and `synchronous = FULL`, since these rows are money and cards). Handlers never
 //! write SQL; what must change together is written in one transaction here.
 
+mod payments;
+
+pub use payments::{NewRefund, PaymentRecord, RefundRow, SessionOutcome};
+
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
@@ -48,6 +52,8 @@ pub struct Session {
     pub reference: Option<String>,
     pub allowed_origins: Vec<String>,
     pub status: String,
+    pub capture_method: String,
+    pub declined_attempts: i64,
     pub livemode: bool,
     pub expires_at: i64,
     pub created_at: i64,
@@ -161,9 +167,9 @@ impl Store {
     pub async fn merchant_by_key_hash(
         &self,
         key_hash: &[u8],
-    ) -> Result<Option<(Merchant, Vec<u8>, bool)>, StoreError> {
+    ) -> Result<Option<(Merchant, String, Vec<u8>, bool)>, StoreError> {
         let row = sqlx::query(
-            "SELECT m.id, m.name, m.origins, k.key_hash, k.livemode FROM api_keys k
+            "SELECT m.id, m.name, m.origins, k.id AS key_id, k.key_hash, k.livemode FROM api_keys k
              JOIN merchants m ON m.id = k.merchant_id
              WHERE k.key_hash = ? AND k.revoked_at IS NULL",
         )
@@ -177,6 +183,7 @@ impl Store {
                     name: r.get("name"),
                     origins: json_list(r.get("origins"))?,
                 },
+                r.get("key_id"),
                 r.get("key_hash"),
                 r.get("livemode"),
             ))
@@ -187,8 +194,8 @@ impl Store {
     pub async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (id, merchant_id, client_secret_hash, amount, currency, reference,
-                                   allowed_origins, status, livemode, expires_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   allowed_origins, status, capture_method, livemode, expires_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&s.id)
         .bind(&s.merchant_id)
@@ -198,6 +205,7 @@ impl Store {
         .bind(&s.reference)
         .bind(serde_json::to_string(&s.allowed_origins).expect("strings serialize"))
         .bind(&s.status)
+        .bind(&s.capture_method)
         .bind(s.livemode)
         .bind(s.expires_at)
         .bind(s.created_at)
@@ -221,6 +229,8 @@ impl Store {
                 reference: r.get("reference"),
                 allowed_origins: json_list(r.get("allowed_origins"))?,
                 status: r.get("status"),
+                capture_method: r.get("capture_method"),
+                declined_attempts: r.get("declined_attempts"),
                 livemode: r.get("livemode"),
                 expires_at: r.get("expires_at"),
                 created_at: r.get("created_at"),
@@ -229,22 +239,8 @@ impl Store {
         .transpose()
     }
 
-    /// Vaults the card and completes the session in one transaction. Returns false, writing
-    /// nothing, when the session was no longer open (a concurrent confirm won).
-    pub async fn complete_session_with_card(
-        &self,
-        session_id: &str,
-        card: &NewCard<'_>,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let updated =
-            sqlx::query("UPDATE sessions SET status = 'complete' WHERE id = ? AND status = 'open'")
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await?;
-        if updated.rows_affected() != 1 {
-            return Ok(false);
-        }
+    /// Writes a vaulted card.
+    pub async fn insert_card(&self, card: &NewCard<'_>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO cards (token, merchant_id, session_id, brand, bin, last4, exp_month, exp_year,
                                 fingerprint, pan_ciphertext, data_key_wrapped, master_key_id, single_use, created_at)
@@ -264,10 +260,32 @@ impl Store {
         .bind(card.master_key_id)
         .bind(card.single_use)
         .bind(card.created_at)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(())
+    }
+
+    /// Takes an open, unexpired session for one confirm: `open → processing`. Only one of
+    /// several concurrent confirms gets it, so a session is never charged twice.
+    pub async fn claim_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE sessions SET status = 'processing' WHERE id = ? AND status = 'open' AND expires_at > ?",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// Gives a claimed session back (`processing → open`) when its confirm failed before
+    /// any processor answer was recorded.
+    pub async fn release_session(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET status = 'open' WHERE id = ? AND status = 'processing'")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The stored ciphertext of a vaulted card, for detokenisation inside the server.

@@ -1,0 +1,303 @@
+//! Payment flows: each step of a payment's life as the gateway performs it — check the
+//! operation against the state machine, ask the processor, apply its answer, store the
+//! payment with its new transitions in one transaction. Handlers call these; these call
+//! nothing HTTP.
+//!
+//! Every processor call carries a reference derived from the payment (`pay_…:authorize`,
+//! `pay_…:capture`, `pay_…:refund:<n>`), so a retry after a timeout repeats the same call
+//! and the processor answers it once.
+
+use super::{Actor, CaptureMethod, Operation, Payment, Status, TransitionError};
+use crate::processors::{
+    AuthorizeRequest, CaptureRequest, Card, Connector, DeclineCode, Outcome, ProcessorError,
+    RefundRequest, VoidRequest,
+};
+use crate::state::AppState;
+use crate::store::{NewRefund, PaymentRecord, Session, SessionOutcome, StoreError};
+use payframe_core::{Amount, Currency};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("the card was declined: {0:?}")]
+    Declined(DeclineCode),
+    #[error(transparent)]
+    Processor(#[from] ProcessorError),
+    #[error("the payment changed while this request ran")]
+    Conflict,
+    #[error("live mode has no processor connector configured")]
+    LiveModeUnavailable,
+    #[error("stored session data is invalid")]
+    InvalidSession,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the API shows of the card beside the payment.
+pub struct CardSummary {
+    pub token: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u32,
+    pub exp_year: u32,
+}
+
+fn connector(state: &AppState, livemode: bool) -> Result<&dyn Connector, FlowError> {
+    if livemode {
+        return Err(FlowError::LiveModeUnavailable);
+    }
+    Ok(state.simulator.as_ref())
+}
+
+/// Authorizes the card for a session this confirm has claimed, captures at once if the
+/// session says so, and records the payment and the session's outcome together.
+pub async fn pay_session(
+    state: &AppState,
+    session: &Session,
+    card: Card,
+    summary: CardSummary,
+    now: i64,
+) -> Result<PaymentRecord, FlowError> {
+    let amount = Amount::new(session.amount).map_err(|_| FlowError::InvalidSession)?;
+    let currency = Currency::parse(&session.currency).map_err(|_| FlowError::InvalidSession)?;
+    let capture_method =
+        CaptureMethod::parse(&session.capture_method).ok_or(FlowError::InvalidSession)?;
+    let mut record = PaymentRecord {
+        id: crate::ids::new_id("pay"),
+        merchant_id: session.merchant_id.clone(),
+        session_id: Some(session.id.clone()),
+        card_token: Some(summary.token),
+        brand: summary.brand,
+        last4: summary.last4,
+        exp_month: summary.exp_month,
+        exp_year: summary.exp_year,
+        livemode: session.livemode,
+        version: 0,
+        payment: Payment::new(amount, currency, capture_method, now),
+    };
+    record.payment.apply(Operation::Submit, Actor::Frame, now)?;
+    let connector = connector(state, session.livemode)?;
+    let answer = connector
+        .authorize(AuthorizeRequest {
+            reference: format!("{}:authorize", record.id),
+            amount,
+            currency,
+            card,
+        })
+        .await;
+    let outcome = apply_authorization(connector, &mut record, answer, now).await?;
+    state
+        .store
+        .save_payment(&mut record, Some(outcome), None)
+        .await?;
+    Ok(record)
+}
+
+/// Applies the processor's answer to an authorization (and the automatic capture).
+async fn apply_authorization(
+    connector: &dyn Connector,
+    record: &mut PaymentRecord,
+    answer: Result<Outcome, ProcessorError>,
+    now: i64,
+) -> Result<SessionOutcome, FlowError> {
+    let max_attempts = crate::state::MAX_DECLINED_ATTEMPTS;
+    match answer {
+        Ok(Outcome::Approved {
+            processor_reference,
+        }) => {
+            record.payment.apply(
+                Operation::Authorized {
+                    processor_reference: processor_reference.clone(),
+                },
+                Actor::System,
+                now,
+            )?;
+            if record.payment.capture_method() == CaptureMethod::Automatic {
+                let request = CaptureRequest {
+                    reference: format!("{}:capture", record.id),
+                    processor_reference,
+                    amount: record.payment.amount(),
+                };
+                // A capture that fails here leaves the payment authorized: the merchant (or a
+                // retry) can still capture it; the hold is safe either way.
+                match connector.capture(request).await {
+                    Ok(Outcome::Approved { .. }) => {
+                        record.payment.apply(
+                            Operation::Capture { amount: None },
+                            Actor::System,
+                            now,
+                        )?;
+                    }
+                    other => {
+                        tracing::warn!(payment = %record.id, ?other, "automatic capture did not complete")
+                    }
+                }
+            }
+            Ok(SessionOutcome::Complete)
+        }
+        Ok(Outcome::Declined { decline_code, .. }) => {
+            record.payment.apply(
+                Operation::Declined { code: decline_code },
+                Actor::System,
+                now,
+            )?;
+            Ok(SessionOutcome::Declined { max_attempts })
+        }
+        Err(ProcessorError::Timeout) => {
+            // The processor may have authorized: keep the payment processing until a
+            // status check says what happened, and let no other card into the session.
+            record
+                .payment
+                .apply(Operation::ProcessorTimeout, Actor::System, now)?;
+            Ok(SessionOutcome::Complete)
+        }
+        Err(_) => {
+            record.payment.apply(
+                Operation::Declined {
+                    code: DeclineCode::ProcessingError,
+                },
+                Actor::System,
+                now,
+            )?;
+            Ok(SessionOutcome::Declined { max_attempts })
+        }
+    }
+}
+
+/// A payment stuck in `processing` after a timeout: asks the processor what happened to
+/// its authorization and applies the answer. Anything else is returned as it is.
+pub async fn resolve(
+    state: &AppState,
+    mut record: PaymentRecord,
+    now: i64,
+) -> Result<PaymentRecord, FlowError> {
+    if record.payment.status() != Status::Processing {
+        return Ok(record);
+    }
+    let _guard = state.payment_locks.lock(&record.id).await;
+    let connector = connector(state, record.livemode)?;
+    let Some(answer) = connector
+        .status(&format!("{}:authorize", record.id))
+        .await?
+    else {
+        return Ok(record);
+    };
+    let outcome = apply_authorization(connector, &mut record, Ok(answer), now).await?;
+    // The session was held `complete` while the answer was unknown; only a decline frees it.
+    let outcome = matches!(outcome, SessionOutcome::Declined { .. }).then_some(outcome);
+    if !state.store.save_payment(&mut record, outcome, None).await? {
+        return Err(FlowError::Conflict);
+    }
+    Ok(record)
+}
+
+/// Applies `op` to a copy first, so an illegal operation is refused before the processor is
+/// asked anything; returns the copy and the amount the operation moves.
+fn check(
+    record: &PaymentRecord,
+    op: Operation,
+    actor: &Actor,
+    now: i64,
+) -> Result<(Payment, Option<Amount>), FlowError> {
+    let mut next = record.payment.clone();
+    let amount = next.apply(op, actor.clone(), now)?.amount;
+    Ok((next, amount))
+}
+
+fn processor_reference(record: &PaymentRecord) -> Result<String, FlowError> {
+    record
+        .payment
+        .processor_reference()
+        .map(str::to_owned)
+        .ok_or(FlowError::Transition(TransitionError::InconsistentRecord(
+            "no processor reference",
+        )))
+}
+
+async fn save(
+    state: &AppState,
+    record: &mut PaymentRecord,
+    next: Payment,
+    refund: Option<&NewRefund>,
+) -> Result<(), FlowError> {
+    record.payment = next;
+    if state.store.save_payment(record, None, refund).await? {
+        Ok(())
+    } else {
+        Err(FlowError::Conflict)
+    }
+}
+
+fn approved(answer: Outcome) -> Result<(), FlowError> {
+    match answer {
+        Outcome::Approved { .. } => Ok(()),
+        Outcome::Declined { decline_code, .. } => Err(FlowError::Declined(decline_code)),
+    }
+}
+
+pub async fn capture(
+    state: &AppState,
+    mut record: PaymentRecord,
+    amount: Option<Amount>,
+    actor: Actor,
+    now: i64,
+) -> Result<PaymentRecord, FlowError> {
+    let (next, moved) = check(&record, Operation::Capture { amount }, &actor, now)?;
+    let request = CaptureRequest {
+        reference: format!("{}:capture", record.id),
+        processor_reference: processor_reference(&record)?,
+        amount: moved.unwrap_or(record.payment.amount()),
+    };
+    approved(connector(state, record.livemode)?.capture(request).await?)?;
+    save(state, &mut record, next, None).await?;
+    Ok(record)
+}
+
+/// Cancels a payment; an authorized one is voided at the processor first.
+pub async fn cancel(
+    state: &AppState,
+    mut record: PaymentRecord,
+    actor: Actor,
+    now: i64,
+) -> Result<PaymentRecord, FlowError> {
+    let (next, _) = check(&record, Operation::Cancel, &actor, now)?;
+    if record.payment.status() == Status::Authorized {
+        let request = VoidRequest {
+            reference: format!("{}:void", record.id),
+            processor_reference: processor_reference(&record)?,
+        };
+        approved(connector(state, record.livemode)?.void(request).await?)?;
+    }
+    save(state, &mut record, next, None).await?;
+    Ok(record)
+}
+
+/// Refunds `amount` (default: all that is left); returns the payment and the refund's id.
+pub async fn refund(
+    state: &AppState,
+    mut record: PaymentRecord,
+    amount: Option<Amount>,
+    actor: Actor,
+    now: i64,
+) -> Result<(PaymentRecord, NewRefund), FlowError> {
+    let (next, moved) = check(&record, Operation::Refund { amount }, &actor, now)?;
+    let moved = moved.ok_or(FlowError::Transition(TransitionError::InconsistentRecord(
+        "refund without amount",
+    )))?;
+    // The n-th refund of a payment has a fixed reference, so retrying it cannot refund twice.
+    let n = state.store.refunds(&record.id).await?.len() + 1;
+    let request = RefundRequest {
+        reference: format!("{}:refund:{n}", record.id),
+        processor_reference: processor_reference(&record)?,
+        amount: moved,
+    };
+    approved(connector(state, record.livemode)?.refund(request).await?)?;
+    let refund = NewRefund {
+        id: crate::ids::new_id("re"),
+        amount: moved.minor_units(),
+        created_at: now,
+    };
+    save(state, &mut record, next, Some(&refund)).await?;
+    Ok((record, refund))
+}

@@ -1,0 +1,291 @@
+//! Payments in storage: the row of each payment's current state, its transitions (appended,
+//! never rewritten), refunds, and the session's state after a confirm — what belongs
+//! together is written in one transaction, guarded by the payment's version.
+
+use super::{Store, StoreError};
+use crate::payments::{
+    Actor, CaptureMethod, OperationKind, Payment, PaymentParts, Status, Transition,
+};
+use crate::processors::DeclineCode;
+use payframe_core::{Amount, Currency};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+
+/// A payment with what the API shows beside its state.
+#[derive(Debug, Clone)]
+pub struct PaymentRecord {
+    pub id: String,
+    pub merchant_id: String,
+    pub session_id: Option<String>,
+    pub card_token: Option<String>,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u32,
+    pub exp_year: u32,
+    pub livemode: bool,
+    /// 0 for a payment not stored yet; the stored version otherwise.
+    pub version: i64,
+    pub payment: Payment,
+}
+
+/// What a confirm did to its session.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionOutcome {
+    /// Paid (or awaiting the processor's word): the session takes no other card.
+    Complete,
+    /// Declined: the session opens again, or locks after `max_attempts` declines.
+    Declined { max_attempts: i64 },
+}
+
+pub struct NewRefund {
+    pub id: String,
+    pub amount: i64,
+    pub created_at: i64,
+}
+
+pub struct RefundRow {
+    pub id: String,
+    pub payment_id: String,
+    pub amount: i64,
+    pub status: String,
+    pub created_at: i64,
+}
+
+fn corrupt(what: &'static str) -> StoreError {
+    StoreError::Corrupt(what)
+}
+
+fn transition_from_row(r: &SqliteRow) -> Result<Transition, StoreError> {
+    let status =
+        |col: &str| Status::parse(r.get::<&str, _>(col)).ok_or(corrupt("transition status"));
+    Ok(Transition {
+        from: status("from_status")?,
+        to: status("to_status")?,
+        operation: OperationKind::parse(r.get("operation"))
+            .ok_or(corrupt("transition operation"))?,
+        actor: Actor::parse(r.get("actor")).ok_or(corrupt("transition actor"))?,
+        at: r.get("at"),
+        amount: r
+            .get::<Option<i64>, _>("amount")
+            .map(|a| Amount::new(a).map_err(|_| corrupt("transition amount")))
+            .transpose()?,
+    })
+}
+
+async fn transitions(
+    tx: &mut Transaction<'_, Sqlite>,
+    payment_id: &str,
+) -> Result<Vec<Transition>, StoreError> {
+    sqlx::query("SELECT * FROM payment_transitions WHERE payment_id = ? ORDER BY seq")
+        .bind(payment_id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(transition_from_row)
+        .collect()
+}
+
+async fn record_from_row(
+    tx: &mut Transaction<'_, Sqlite>,
+    r: &SqliteRow,
+) -> Result<PaymentRecord, StoreError> {
+    let id: String = r.get("id");
+    let parts = PaymentParts {
+        amount: Amount::new(r.get("amount")).map_err(|_| corrupt("payment amount"))?,
+        currency: Currency::parse(r.get("currency")).map_err(|_| corrupt("payment currency"))?,
+        capture_method: CaptureMethod::parse(r.get("capture_method"))
+            .ok_or(corrupt("capture method"))?,
+        status: Status::parse(r.get("status")).ok_or(corrupt("payment status"))?,
+        amount_captured: r.get("amount_captured"),
+        amount_refunded: r.get("amount_refunded"),
+        decline_code: r
+            .get::<Option<&str>, _>("decline_code")
+            .map(|c| DeclineCode::parse(c).ok_or(corrupt("decline code")))
+            .transpose()?,
+        processor_reference: r.get("processor_reference"),
+        created: r.get("created_at"),
+        transitions: transitions(tx, &id).await?,
+    };
+    Ok(PaymentRecord {
+        merchant_id: r.get("merchant_id"),
+        session_id: r.get("session_id"),
+        card_token: r.get("card_token"),
+        brand: r.get("brand"),
+        last4: r.get("last4"),
+        exp_month: r.get("exp_month"),
+        exp_year: r.get("exp_year"),
+        livemode: r.get("livemode"),
+        version: r.get("version"),
+        payment: Payment::from_parts(parts).map_err(|_| corrupt("payment invariants"))?,
+        id,
+    })
+}
+
+impl Store {
+    /// Saves `record` (insert at version 1, or update if nobody saved it since it was read),
+    /// appends its new transitions, and writes `refund` and the session's `outcome` — one
+    /// transaction. Returns false, writing nothing, if another writer got there first.
+    pub async fn save_payment(
+        &self,
+        record: &mut PaymentRecord,
+        outcome: Option<SessionOutcome>,
+        refund: Option<&NewRefund>,
+    ) -> Result<bool, StoreError> {
+        let p = &record.payment;
+        let mut tx = self.pool.begin().await?;
+        let saved = if record.version == 0 {
+            sqlx::query(
+                "INSERT INTO payments (id, merchant_id, session_id, card_token, brand, last4, exp_month, exp_year,
+                    amount, currency, capture_method, status, amount_captured, amount_refunded, decline_code,
+                    processor_reference, livemode, version, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            )
+            .bind(&record.id)
+            .bind(&record.merchant_id)
+            .bind(&record.session_id)
+            .bind(&record.card_token)
+            .bind(&record.brand)
+            .bind(&record.last4)
+            .bind(record.exp_month)
+            .bind(record.exp_year)
+            .bind(p.amount().minor_units())
+            .bind(p.currency().code())
+            .bind(p.capture_method().as_str())
+            .bind(p.status().as_str())
+            .bind(p.amount_captured())
+            .bind(p.amount_refunded())
+            .bind(p.decline_code().map(DeclineCode::as_str))
+            .bind(p.processor_reference())
+            .bind(record.livemode)
+            .bind(p.created())
+            .execute(&mut *tx)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE payments SET status = ?, amount_captured = ?, amount_refunded = ?, decline_code = ?,
+                    processor_reference = ?, version = version + 1
+                 WHERE id = ? AND version = ?",
+            )
+            .bind(p.status().as_str())
+            .bind(p.amount_captured())
+            .bind(p.amount_refunded())
+            .bind(p.decline_code().map(DeclineCode::as_str))
+            .bind(p.processor_reference())
+            .bind(&record.id)
+            .bind(record.version)
+            .execute(&mut *tx)
+            .await?
+        };
+        if saved.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let stored: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM payment_transitions WHERE payment_id = ?")
+                .bind(&record.id)
+                .fetch_one(&mut *tx)
+                .await?;
+        for (seq, t) in p.transitions().iter().enumerate().skip(stored as usize) {
+            sqlx::query(
+                "INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, operation, actor, amount, at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&record.id)
+            .bind(seq as i64)
+            .bind(t.from.as_str())
+            .bind(t.to.as_str())
+            .bind(t.operation.as_str())
+            .bind(t.actor.to_string())
+            .bind(t.amount.map(Amount::minor_units))
+            .bind(t.at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(refund) = refund {
+            sqlx::query("INSERT INTO refunds (id, payment_id, amount, status, created_at) VALUES (?, ?, ?, 'succeeded', ?)")
+                .bind(&refund.id)
+                .bind(&record.id)
+                .bind(refund.amount)
+                .bind(refund.created_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let (Some(outcome), Some(session_id)) = (outcome, &record.session_id) {
+            let sql = match outcome {
+                SessionOutcome::Complete => "UPDATE sessions SET status = 'complete' WHERE id = ?".to_owned(),
+                SessionOutcome::Declined { max_attempts } => format!(
+                    "UPDATE sessions SET declined_attempts = declined_attempts + 1,
+                        status = CASE WHEN declined_attempts + 1 >= {max_attempts} THEN 'locked' ELSE 'open' END
+                     WHERE id = ?"
+                ),
+            };
+            sqlx::query(&sql).bind(session_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        record.version += 1;
+        Ok(true)
+    }
+
+    /// A payment of `merchant_id` (another merchant's payment is as good as missing).
+    pub async fn payment(
+        &self,
+        merchant_id: &str,
+        id: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT * FROM payments WHERE id = ? AND merchant_id = ?")
+            .bind(id)
+            .bind(merchant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let record = match row {
+            Some(r) => Some(record_from_row(&mut tx, &r).await?),
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Newest first; `starting_after` is the id of the last payment of the previous page.
+    pub async fn payments(
+        &self,
+        merchant_id: &str,
+        limit: i64,
+        starting_after: Option<&str>,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT * FROM payments WHERE merchant_id = ?1
+               AND (?2 IS NULL OR (created_at, id) < (SELECT created_at, id FROM payments WHERE id = ?2 AND merchant_id = ?1))
+             ORDER BY created_at DESC, id DESC LIMIT ?3",
+        )
+        .bind(merchant_id)
+        .bind(starting_after)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut records = Vec::with_capacity(rows.len());
+        for r in &rows {
+            records.push(record_from_row(&mut tx, r).await?);
+        }
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    pub async fn refunds(&self, payment_id: &str) -> Result<Vec<RefundRow>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM refunds WHERE payment_id = ? ORDER BY created_at, id")
+                .bind(payment_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| RefundRow {
+                id: r.get("id"),
+                payment_id: r.get("payment_id"),
+                amount: r.get("amount"),
+                status: r.get("status"),
+                created_at: r.get("created_at"),
+            })
+            .collect())
+    }
+}
