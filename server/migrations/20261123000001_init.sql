@@ -120,3 +120,15 @@ CREATE TABLE refunds (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX refunds_payment ON refunds (payment_id, created_at);
+
+-- Idempotency-Key: the first request with a key owns it; its response (errors included)
+-- is replayed to retries with the same request, and a different request is refused.
+CREATE TABLE idempotency_keys (
+    merchant_id TEXT NOT NULL REFERENCES merchants (id),
+    key TEXT NOT NULL,
+    request_hash BLOB NOT NULL,
+    response_status INTEGER,               -- NULL while the first request is running
+    response_body BLOB,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (merchant_id, key)
+);

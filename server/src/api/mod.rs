@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod frame;
 pub mod frame_page;
+pub mod idempotency;
 pub mod json;
 pub mod payments;
 pub mod sessions;
@@ -20,10 +21,18 @@ use axum::routing::get;
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    // The merchant's POSTs honour Idempotency-Key; the frame's confirm is guarded by the
+    // session claim instead (a session pays once).
+    let merchant_api = Router::new()
         .merge(sessions::router())
-        .merge(frame::router())
         .merge(payments::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ));
+    Router::new()
+        .merge(merchant_api)
+        .merge(frame::router())
         .merge(frame_page::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

@@ -2,7 +2,10 @@
 //! WAL and `synchronous = FULL`, since these rows are money and cards). Handlers never
 //! write SQL; what must change together is written in one transaction here.
 
+mod idempotency;
 mod payments;
+
+pub use idempotency::IdempotencyClaim;
 
 pub use payments::{NewRefund, PaymentRecord, RefundRow, SessionOutcome};
 

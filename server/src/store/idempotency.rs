@@ -1,0 +1,95 @@
+//! Idempotency keys in storage: claiming a key (first writer wins, atomically), finding
+//! what an earlier request with the key answered, and recording the answer.
+
+use super::{Store, StoreError};
+use sqlx::Row;
+
+/// What a request carrying an idempotency key should do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// First use of the key: run the request, then record its response.
+    Owner,
+    /// The same request ran before: answer what it answered.
+    Replay { status: u16, body: Vec<u8> },
+    /// The key was used for a different request.
+    Mismatch,
+    /// The first request with this key has not finished yet.
+    InProgress,
+}
+
+impl Store {
+    /// Claims `key` for a request whose hash is `request_hash`; keys older than
+    /// `ttl_seconds` are forgotten first.
+    pub async fn claim_idempotency_key(
+        &self,
+        merchant_id: &str,
+        key: &str,
+        request_hash: &[u8],
+        now: i64,
+        ttl_seconds: i64,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE merchant_id = ? AND key = ? AND created_at <= ?",
+        )
+        .bind(merchant_id)
+        .bind(key)
+        .bind(now - ttl_seconds)
+        .execute(&mut *tx)
+        .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (merchant_id, key, request_hash, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (merchant_id, key) DO NOTHING",
+        )
+        .bind(merchant_id)
+        .bind(key)
+        .bind(request_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let claim = if inserted.rows_affected() == 1 {
+            IdempotencyClaim::Owner
+        } else {
+            let row = sqlx::query(
+                "SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE merchant_id = ? AND key = ?",
+            )
+            .bind(merchant_id)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+            let stored: Vec<u8> = row.get("request_hash");
+            match row.get::<Option<i64>, _>("response_status") {
+                _ if stored != request_hash => IdempotencyClaim::Mismatch,
+                None => IdempotencyClaim::InProgress,
+                Some(status) => IdempotencyClaim::Replay {
+                    status: u16::try_from(status)
+                        .map_err(|_| StoreError::Corrupt("idempotent status"))?,
+                    body: row
+                        .get::<Option<Vec<u8>>, _>("response_body")
+                        .unwrap_or_default(),
+                },
+            }
+        };
+        tx.commit().await?;
+        Ok(claim)
+    }
+
+    pub async fn record_idempotent_response(
+        &self,
+        merchant_id: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET response_status = ?, response_body = ? WHERE merchant_id = ? AND key = ?",
+        )
+        .bind(i64::from(status))
+        .bind(body)
+        .bind(merchant_id)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
