@@ -86,6 +86,20 @@ enum MerchantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Replace a merchant's secret key; the old one stops working at once.
+    RollKey {
+        #[command(flatten)]
+        common: Common,
+        /// The merchant's id (mer_…).
+        #[arg(long)]
+        merchant: String,
+        /// Roll the live-mode key instead of the test-mode one.
+        #[arg(long)]
+        live: bool,
+        /// Print `{"id","secret_key"}`.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -190,6 +204,30 @@ async fn main() -> anyhow::Result<()> {
                     created.secret_key
                 );
                 println!("webhook secret: {}", created.webhook_secret);
+            }
+        }
+        Command::Merchant {
+            command:
+                MerchantCommand::RollKey {
+                    common,
+                    merchant,
+                    live,
+                    json,
+                },
+        } => {
+            let store = payframe_server::store::Store::connect(&common.database_url()).await?;
+            let now = payframe_server::system_clock()();
+            let secret_key =
+                payframe_server::merchants::roll_key(&store, &merchant, live, now).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": merchant, "secret_key": secret_key })
+                );
+            } else {
+                println!(
+                    "new secret key: {secret_key}   (shown once; the old key no longer works)"
+                );
             }
         }
         Command::Keys {

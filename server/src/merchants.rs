@@ -13,6 +13,8 @@ pub enum MerchantError {
     InvalidOrigin(String),
     #[error("a merchant needs a name and at least one origin")]
     Missing,
+    #[error("no merchant {0}")]
+    Unknown(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -65,8 +67,7 @@ pub async fn create(
         .map(|o| parse_origin(o))
         .collect::<Result<Vec<_>, _>>()?;
     let id = ids::new_id("mer");
-    let mode = if livemode { "live" } else { "test" };
-    let secret_key = format!("sk_{mode}_{}", ids::random_base62(32));
+    let secret_key = new_secret_key(livemode);
     let webhook_secret = format!("whsec_{}", ids::random_base62(32));
     let merchant = NewMerchant {
         id: &id,
@@ -90,6 +91,36 @@ pub async fn create(
         secret_key,
         webhook_secret,
     })
+}
+
+fn new_secret_key(livemode: bool) -> String {
+    let mode = if livemode { "live" } else { "test" };
+    format!("sk_{mode}_{}", ids::random_base62(32))
+}
+
+/// Replaces the merchant's secret key of that mode; the old key stops working at once.
+/// Returns the new key, shown this once.
+pub async fn roll_key(
+    store: &Store,
+    merchant_id: &str,
+    livemode: bool,
+    now: i64,
+) -> Result<String, MerchantError> {
+    let secret_key = new_secret_key(livemode);
+    if store
+        .roll_api_key(
+            merchant_id,
+            &ids::new_id("key"),
+            &hash_secret(&secret_key),
+            livemode,
+            now,
+        )
+        .await?
+    {
+        Ok(secret_key)
+    } else {
+        Err(MerchantError::Unknown(merchant_id.to_owned()))
+    }
 }
 
 #[cfg(test)]

@@ -192,3 +192,37 @@ fn rotate_master_cli_replaces_the_key_file() {
     assert_eq!(mode & 0o777, 0o600);
     assert!(run(&["keys", "rotate"]).contains("new current encryption key"));
 }
+
+#[tokio::test]
+async fn rolling_a_secret_key_retires_the_old_one_at_once() {
+    let gw = Gateway::start().await;
+    let old = gw.merchant("Shop", &["https://shop.example"]).await;
+    let (_, session) = gw.get("/v1/sessions/cs_none", Some(&old)).await;
+    assert_eq!(
+        session["error"]["code"], "resource_missing",
+        "the old key works before the roll"
+    );
+    let (merchant, ..) = gw
+        .state()
+        .store
+        .merchant_by_key_hash(&payframe_server::api::auth::hash_secret(&old))
+        .await
+        .unwrap()
+        .unwrap();
+    let new = payframe_server::merchants::roll_key(&gw.state().store, &merchant.id, false, NOW)
+        .await
+        .unwrap();
+    assert!(new.starts_with("sk_test_") && new != old);
+    let (status, body) = gw.get("/v1/sessions/cs_none", Some(&old)).await;
+    assert_eq!(
+        (status.as_u16(), body["error"]["code"].as_str()),
+        (401, Some("invalid_api_key"))
+    );
+    let (status, _) = gw.get("/v1/sessions/cs_none", Some(&new)).await;
+    assert_eq!(status.as_u16(), 404, "the new key authenticates");
+    assert!(
+        payframe_server::merchants::roll_key(&gw.state().store, "mer_unknown", false, NOW)
+            .await
+            .is_err()
+    );
+}

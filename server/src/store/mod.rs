@@ -166,6 +166,42 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the merchant's active key of that mode with a new one, in one transaction.
+    /// Returns false (changing nothing) for an unknown merchant.
+    pub async fn roll_api_key(
+        &self,
+        merchant_id: &str,
+        key_id: &str,
+        key_hash: &[u8],
+        livemode: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let known = sqlx::query("SELECT 1 FROM merchants WHERE id = ?")
+            .bind(merchant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_none() {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE merchant_id = ? AND livemode = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(merchant_id)
+            .bind(livemode)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO api_keys (id, merchant_id, key_hash, livemode, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(key_id)
+            .bind(merchant_id)
+            .bind(key_hash)
+            .bind(livemode)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The merchant owning an active secret key, found by the key's hash.
     pub async fn merchant_by_key_hash(
         &self,
