@@ -24,11 +24,16 @@ const INFO_PREFIX: &str = "payframe/v1:";
 
 /// The sealed card as it travels: `{"v":1,"kid":"…","enc":"…","ct":"…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Envelope {
+    /// The envelope version: `1`.
     pub v: u8,
+    /// The id of the gateway key the card was sealed to.
     pub kid: String,
+    /// base64url (no padding) of the HPKE encapsulated key.
     pub enc: String,
+    /// base64url (no padding) of the AES-256-GCM ciphertext of the card data.
     pub ct: String,
 }
 

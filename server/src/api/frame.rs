@@ -6,7 +6,8 @@ use super::auth::hash_secret;
 use super::error::ApiError;
 use super::error::declined;
 use super::json::ApiJson;
-use super::payments::payment_json;
+use super::openapi::{self, ErrorBody};
+use super::payments::PaymentObject;
 use crate::keys::OpenError;
 use crate::payments::Status;
 use crate::payments::flow::{self, CardSummary};
@@ -22,6 +23,7 @@ use payframe_core::card::year_month;
 use payframe_core::{Cvc, EnvelopeError, Expiry, Pan};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
+use utoipa::IntoParams;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,10 +34,18 @@ pub fn router() -> Router<AppState> {
 /// How far ahead of the server's clock a browser's `sealed_at` may be (clock skew).
 const MAX_CLOCK_SKEW_SECONDS: i64 = 120;
 
-#[derive(Deserialize)]
-struct SecretQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SecretQuery {
+    /// The session's client secret (`cs_…_secret_…`): it authenticates the frame.
+    #[param(required = true, value_type = String)]
     client_secret: Option<String>,
 }
+
+const SESSION_ID: &str = "The session's id, `cs_…`.";
+const CLIENT_SECRET_MISMATCH: &str =
+    "`invalid_client_secret` (`authentication_error`): the client secret is not this session's.";
+const NO_SUCH_SESSION: &str = "`resource_missing`: no such session.";
 
 /// Loads the session if `client_secret` is its secret.
 async fn authorize(state: &AppState, id: &str, client_secret: &str) -> Result<Session, ApiError> {
@@ -89,7 +99,26 @@ fn ensure_open(session: &Session, now: i64) -> Result<(), ApiError> {
     }
 }
 
-async fn public_view(
+/// What the frame may know of a session, and the key to seal the card to.
+///
+/// Called by the hosted frame, authenticated by the session's client secret in the query;
+/// no secret key.
+#[utoipa::path(
+    get,
+    path = "/v1/frame/sessions/{id}",
+    tag = "frame",
+    operation_id = "frame_retrieve_session",
+    security(()),
+    params(("id" = String, Path, description = SESSION_ID), SecretQuery),
+    responses(
+        (status = 200, description = "The session's public view and the current encryption key.", body = FrameSession),
+        (status = 400, description = "`missing_client_secret`.", body = ErrorBody),
+        (status = 401, description = CLIENT_SECRET_MISMATCH, body = ErrorBody),
+        (status = 404, description = NO_SUCH_SESSION, body = ErrorBody),
+        (status = 500, description = openapi::INTERNAL, body = ErrorBody),
+    )
+)]
+pub async fn public_view(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<SecretQuery>,
@@ -147,7 +176,38 @@ fn open_error(err: OpenError) -> ApiError {
     }
 }
 
-async fn confirm(
+/// Pays a session with a card sealed in the browser (Envelope v1).
+///
+/// Called by the hosted frame, authenticated by `client_secret` in the body; no secret key.
+/// The gateway opens the envelope, validates and vaults the card and authorizes it (and
+/// captures it when the session's `capture` is `automatic`). A session pays once.
+#[utoipa::path(
+    post,
+    path = "/v1/frame/sessions/{id}/confirm",
+    tag = "frame",
+    operation_id = "frame_confirm_session",
+    security(()),
+    params(("id" = String, Path, description = SESSION_ID)),
+    request_body = ConfirmRequest,
+    responses(
+        (status = 200, description = "The card's token, what may be shown of it and the payment.", body = ConfirmResponse),
+        (status = 400, description = "`invalid_json`, `invalid_body`, `invalid_content_type`; \
+            envelope: `unknown_key`, `unsupported_envelope_version`, `envelope_malformed`, \
+            `envelope_invalid`, `envelope_expired`; card (`card_error`): `incomplete_number`, \
+            `invalid_number`, `invalid_expiry`, `expired_card`, `invalid_cvc`; \
+            `session_expired`.", body = ErrorBody),
+        (status = 401, description = CLIENT_SECRET_MISMATCH, body = ErrorBody),
+        (status = 402, description = "`card_declined` (`card_error`): the issuer declined the card; \
+            `decline_code` says why and `error.payment` names the failed payment.", body = ErrorBody),
+        (status = 404, description = NO_SUCH_SESSION, body = ErrorBody),
+        (status = 409, description = "`session_completed`, `session_processing` or \
+            `session_locked` (too many declined attempts).", body = ErrorBody),
+        (status = 413, description = openapi::BODY_TOO_LARGE, body = ErrorBody),
+        (status = 500, description = openapi::INTERNAL, body = ErrorBody),
+        (status = 503, description = openapi::LIVEMODE, body = ErrorBody),
+    )
+)]
+pub async fn confirm(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ConfirmRequest>,
@@ -212,7 +272,8 @@ async fn confirm(
     Ok(Json(ConfirmResponse {
         token,
         payment_method,
-        payment: payment_json(&record),
+        payment: serde_json::to_value(PaymentObject::from(&record))
+            .map_err(|_| ApiError::internal())?,
     }))
 }
 

@@ -130,8 +130,11 @@ pub fn router() -> Router<AppState> {
         .route("/embed.js", get(embed_js))
 }
 
-#[derive(Deserialize)]
-struct FrameQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FrameQuery {
+    /// The session (`cs_…`) the frame is for: its allowed origins become the page's CSP
+    /// `frame-ancestors`. Without a known session no page may embed the frame.
     session: Option<String>,
 }
 
@@ -143,7 +146,22 @@ fn not_built() -> Response {
         .into_response()
 }
 
-async fn index(State(state): State<AppState>, Query(q): Query<FrameQuery>) -> Response {
+/// The hosted card frame's page, to be embedded in an iframe by `embed.js`.
+#[utoipa::path(
+    get,
+    path = "/frame/",
+    tag = "static",
+    operation_id = "frame_page",
+    security(()),
+    params(FrameQuery),
+    responses(
+        (status = 200, description = "The frame's HTML, with a `Content-Security-Policy` whose \
+            `frame-ancestors` are the session's allowed origins.", body = String, content_type = "text/html"),
+        (status = 500, description = "The session could not be looked up."),
+        (status = 503, description = "The frame is not built on this gateway.", body = String, content_type = "text/plain"),
+    )
+)]
+pub async fn index(State(state): State<AppState>, Query(q): Query<FrameQuery>) -> Response {
     let page = &state.frame_page;
     let Some(html) = page.index.clone() else {
         return not_built();
@@ -184,7 +202,23 @@ async fn index(State(state): State<AppState>, Query(q): Query<FrameQuery>) -> Re
     response
 }
 
-async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+/// A file of the built frame (its wasm, JS and CSS); the router matches `/frame/{*file}`.
+#[utoipa::path(
+    get,
+    path = "/frame/{file}",
+    tag = "static",
+    operation_id = "frame_asset",
+    security(()),
+    params(("file" = String, Path, description = "A file name of the built frame, with Trunk's \
+        content hash; `index.html` is only served as `/frame/`.")),
+    responses(
+        (status = 200, description = "The file, cached immutably; its type follows its extension.",
+            content_type = "application/octet-stream"),
+        (status = 404, description = "No such file.", body = String, content_type = "text/plain"),
+        (status = 503, description = "The frame is not built on this gateway.", body = String, content_type = "text/plain"),
+    )
+)]
+pub async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     let page = &state.frame_page;
     if file == "index.html" {
         return (StatusCode::NOT_FOUND, "not found").into_response();
@@ -205,7 +239,19 @@ async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Respo
     }
 }
 
-async fn embed_js(State(state): State<AppState>) -> Response {
+/// The script a merchant's checkout page includes to mount the card frame.
+#[utoipa::path(
+    get,
+    path = "/embed.js",
+    tag = "static",
+    operation_id = "embed_js",
+    security(()),
+    responses(
+        (status = 200, description = "The script (CORS open, cached 5 minutes).", body = String, content_type = "text/javascript"),
+        (status = 404, description = "`embed.js` is not installed on this gateway.", body = String, content_type = "text/plain"),
+    )
+)]
+pub async fn embed_js(State(state): State<AppState>) -> Response {
     match &state.frame_page.embed_js {
         Some(bytes) => (
             [

@@ -7,6 +7,7 @@ pub mod frame;
 pub mod frame_page;
 pub mod idempotency;
 pub mod json;
+pub mod openapi;
 pub mod payments;
 pub mod sessions;
 
@@ -34,8 +35,9 @@ pub fn app(state: AppState) -> Router {
         .merge(merchant_api)
         .merge(frame::router())
         .merge(frame_page::router())
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi::openapi_json))
         .fallback(|| async { error::ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(
@@ -50,7 +52,32 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    operation_id = "healthz",
+    security(()),
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain"))
+)]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "ops",
+    operation_id = "readyz",
+    security(()),
+    responses(
+        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`database unavailable`", body = String, content_type = "text/plain"),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(err) => {

@@ -3,17 +3,20 @@
 
 use super::auth::AuthedMerchant;
 use super::error::ApiError;
+use super::openapi::{self, ErrorBody};
 use crate::payments::flow;
 use crate::state::AppState;
 use crate::store::PaymentRecord;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use payframe_core::Amount;
-use serde::Deserialize;
+use payframe_core::api::PaymentMethodView;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,31 +27,113 @@ pub fn router() -> Router<AppState> {
         .route("/v1/payments/{id}/refunds", post(refund))
 }
 
-/// The payment object of the API.
-pub fn payment_json(r: &PaymentRecord) -> Value {
-    let p = &r.payment;
-    json!({
-        "id": r.id,
-        "object": "payment",
-        "session": r.session_id,
-        "amount": p.amount().minor_units(),
-        "amount_captured": p.amount_captured(),
-        "amount_refunded": p.amount_refunded(),
-        "currency": p.currency().code(),
-        "status": p.status().as_str(),
-        "capture_method": p.capture_method().as_str(),
-        "decline_code": p.decline_code().map(|c| c.as_str()),
-        "payment_method": {
-            "brand": r.brand,
-            "last4": r.last4,
-            "exp_month": r.exp_month,
-            "exp_year": r.exp_year,
-        },
-        "customer": Value::Null,
-        "livemode": r.livemode,
-        "created": p.created(),
-    })
+/// The payment object: one card payment, from authorization to refunds.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Payment)]
+pub struct PaymentObject {
+    /// `pay_…`
+    pub id: String,
+    /// Always `"payment"`.
+    #[schema(value_type = String, examples("payment"))]
+    pub object: &'static str,
+    /// The session it paid (`cs_…`), or null.
+    #[schema(required = true)]
+    pub session: Option<String>,
+    /// Authorized amount, in minor units of `currency`.
+    pub amount: i64,
+    /// In minor units.
+    pub amount_captured: i64,
+    /// In minor units.
+    pub amount_refunded: i64,
+    /// ISO 4217, lower case.
+    pub currency: String,
+    /// `requires_payment_method`, `processing`, `authorized`, `captured`,
+    /// `partially_refunded`, `refunded`, `failed` or `canceled`.
+    #[schema(value_type = String)]
+    pub status: &'static str,
+    /// `automatic` or `manual`.
+    #[schema(value_type = String)]
+    pub capture_method: &'static str,
+    /// Why the card was declined (`do_not_honor`, `invalid_number`, `insufficient_funds`,
+    /// `expired_card`, `incorrect_cvc`, `issuer_unavailable`, `processing_error`), or null.
+    #[schema(value_type = Option<String>, required = true)]
+    pub decline_code: Option<&'static str>,
+    pub payment_method: PaymentMethodView,
+    /// The customer (`cus_…`) whose saved card paid, or null.
+    #[schema(required = true)]
+    pub customer: Option<String>,
+    pub livemode: bool,
+    /// Unix seconds.
+    pub created: i64,
 }
+
+impl From<&PaymentRecord> for PaymentObject {
+    fn from(r: &PaymentRecord) -> PaymentObject {
+        let p = &r.payment;
+        PaymentObject {
+            id: r.id.clone(),
+            object: "payment",
+            session: r.session_id.clone(),
+            amount: p.amount().minor_units(),
+            amount_captured: p.amount_captured(),
+            amount_refunded: p.amount_refunded(),
+            currency: p.currency().code(),
+            status: p.status().as_str(),
+            capture_method: p.capture_method().as_str(),
+            decline_code: p.decline_code().map(|c| c.as_str()),
+            payment_method: PaymentMethodView {
+                brand: r.brand.clone(),
+                last4: r.last4.clone(),
+                exp_month: r.exp_month,
+                exp_year: r.exp_year,
+            },
+            customer: None,
+            livemode: r.livemode,
+            created: p.created(),
+        }
+    }
+}
+
+/// A page of payments, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PaymentList)]
+pub struct PaymentListObject {
+    /// Always `"list"`.
+    #[schema(value_type = String, examples("list"))]
+    pub object: &'static str,
+    /// Always `"/v1/payments"`.
+    #[schema(value_type = String)]
+    pub url: &'static str,
+    /// Whether more payments follow; pass the last id as `starting_after` to get them.
+    pub has_more: bool,
+    pub data: Vec<PaymentObject>,
+}
+
+/// The refund object.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Refund)]
+pub struct RefundObject {
+    /// `re_…`
+    pub id: String,
+    /// Always `"refund"`.
+    #[schema(value_type = String, examples("refund"))]
+    pub object: &'static str,
+    /// The refunded payment (`pay_…`).
+    pub payment: String,
+    /// In minor units of `currency`.
+    pub amount: i64,
+    /// ISO 4217, lower case.
+    pub currency: String,
+    /// `succeeded`.
+    #[schema(value_type = String)]
+    pub status: &'static str,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+/// The payment id of the path.
+const PAYMENT_ID: &str = "The payment's id, `pay_…`.";
+const NO_SUCH_PAYMENT: &str = "`resource_missing`: no such payment for this merchant.";
 
 async fn load(
     state: &AppState,
@@ -62,28 +147,77 @@ async fn load(
         .ok_or_else(|| ApiError::not_found("payment"))
 }
 
-async fn retrieve(
+/// Retrieves a payment.
+///
+/// A payment left `processing` by a processor timeout is resolved here by asking the
+/// processor again.
+#[utoipa::path(
+    get,
+    path = "/v1/payments/{id}",
+    tag = "payments",
+    operation_id = "retrieve_payment",
+    security(("secret_key" = [])),
+    params(("id" = String, Path, description = PAYMENT_ID)),
+    responses(
+        (status = 200, description = "The payment.", body = PaymentObject),
+        (status = 401, description = openapi::UNAUTHORIZED, body = ErrorBody),
+        (status = 404, description = NO_SUCH_PAYMENT, body = ErrorBody),
+        (status = 409, description = "`payment_changed`: the payment changed while the request \
+            ran; retry.", body = ErrorBody),
+        (status = 500, description = openapi::INTERNAL, body = ErrorBody),
+        (status = 502, description = openapi::PROCESSOR, body = ErrorBody),
+        (status = 503, description = openapi::LIVEMODE, body = ErrorBody),
+    )
+)]
+pub async fn retrieve(
     State(state): State<AppState>,
     auth: AuthedMerchant,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PaymentObject>, ApiError> {
     let record = load(&state, &auth, &id).await?;
     // A payment left `processing` by a processor timeout is resolved by asking again.
     let record = flow::resolve(&state, record, state.now()).await?;
-    Ok(Json(payment_json(&record)))
+    Ok(Json(PaymentObject::from(&record)))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// How many payments to return, 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100, default = 10)]
     limit: Option<i64>,
+    /// A payment id (`pay_…`): return the payments after it (older than it).
     starting_after: Option<String>,
 }
 
-async fn list(
+/// Lists this merchant's payments, newest first, with cursor pagination.
+#[utoipa::path(
+    get,
+    path = "/v1/payments",
+    tag = "payments",
+    operation_id = "list_payments",
+    security(("secret_key" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of payments.", body = PaymentListObject),
+        (status = 400, description = "`invalid_limit`: `limit` is not an integer between 1 and 100.", body = ErrorBody),
+        (status = 401, description = openapi::UNAUTHORIZED, body = ErrorBody),
+        (status = 500, description = openapi::INTERNAL, body = ErrorBody),
+    )
+)]
+pub async fn list(
     State(state): State<AppState>,
     auth: AuthedMerchant,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<PaymentListObject>, ApiError> {
+    // `limit` is the only field that can fail to parse; answer in the API's error shape.
+    let Query(q) = query.map_err(|_| {
+        ApiError::invalid(
+            "invalid_limit",
+            "limit must be an integer between 1 and 100.",
+        )
+        .param("limit")
+    })?;
     let limit = q.limit.unwrap_or(10);
     if !(1..=100).contains(&limit) {
         return Err(
@@ -97,18 +231,22 @@ async fn list(
         .await?;
     let has_more = page.len() as i64 > limit;
     page.truncate(limit as usize);
-    Ok(Json(json!({
-        "object": "list",
-        "url": "/v1/payments",
-        "has_more": has_more,
-        "data": page.iter().map(payment_json).collect::<Vec<_>>(),
-    })))
+    Ok(Json(PaymentListObject {
+        object: "list",
+        url: "/v1/payments",
+        has_more,
+        data: page.iter().map(PaymentObject::from).collect(),
+    }))
 }
 
-#[derive(Deserialize, Default)]
+/// The optional body of capture and refund; an empty body means all defaults.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AmountBody {
+pub struct AmountBody {
+    /// In minor units. Capture: at most the authorized amount (default: all of it).
+    /// Refund: at most what is captured and not yet refunded (default: all of that).
     #[serde(default)]
+    #[schema(examples(500))]
     amount: Option<i64>,
 }
 
@@ -132,47 +270,114 @@ fn amount(body: &AmountBody) -> Result<Option<Amount>, ApiError> {
         .map_err(|e| ApiError::invalid("invalid_amount", e.to_string()).param("amount"))
 }
 
-async fn capture(
+/// Captures an authorized payment, in full or in part.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{id}/capture",
+    tag = "payments",
+    operation_id = "capture_payment",
+    security(("secret_key" = [])),
+    params(("id" = String, Path, description = PAYMENT_ID), openapi::IdempotencyKey),
+    request_body(content = Option<AmountBody>, description = "Optional; empty captures the whole amount."),
+    responses(
+        (status = 200, description = "The captured payment.", body = PaymentObject),
+        (status = 400, description = "`invalid_body`, `invalid_amount`, `amount_too_large` \
+            or `invalid_idempotency_key`.", body = ErrorBody),
+        (status = 401, description = openapi::UNAUTHORIZED, body = ErrorBody),
+        (status = 402, description = openapi::PROCESSOR_DECLINED, body = ErrorBody),
+        (status = 404, description = NO_SUCH_PAYMENT, body = ErrorBody),
+        (status = 409, description = openapi::PAYMENT_CONFLICT, body = ErrorBody),
+        (status = 413, description = openapi::BODY_TOO_LARGE, body = ErrorBody),
+        (status = 500, description = openapi::INTERNAL, body = ErrorBody),
+        (status = 502, description = openapi::PROCESSOR, body = ErrorBody),
+        (status = 503, description = openapi::LIVEMODE, body = ErrorBody),
+    )
+)]
+pub async fn capture(
     State(state): State<AppState>,
     auth: AuthedMerchant,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PaymentObject>, ApiError> {
     let amount = amount(&optional_body(&body)?)?;
     let _guard = state.payment_locks.lock(&id).await;
     let record = load(&state, &auth, &id).await?;
     let record = flow::capture(&state, record, amount, auth.actor(), state.now()).await?;
-    Ok(Json(payment_json(&record)))
+    Ok(Json(PaymentObject::from(&record)))
 }
 
-async fn cancel(
+/// Cancels a payment that is not captured; an authorized one is voided at the processor.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{id}/cancel",
+    tag = "payments",
+    operation_id = "cancel_payment",
+    security(("secret_key" = [])),
+    params(("id" = String, Path, description = PAYMENT_ID), openapi::IdempotencyKey),
+    responses(
+        (status = 200, description = "The canceled payment.", body = PaymentObject),
+        (status = 400, description = "`invalid_idempotency_key`.", body = ErrorBody),
+        (status = 401, description = openapi::UNAUTHORIZED, body = ErrorBody),
+        (status = 402, description = openapi::PROCESSOR_DECLINED, body = ErrorBody),
+        (status = 404, description = NO_SUCH_PAYMENT, body = ErrorBody),
+        (status = 409, description = openapi::PAYMENT_CONFLICT, body = ErrorBody),
+        (status = 413, description = openapi::BODY_TOO_LARGE, body = ErrorBody),
+        (status = 500, description = openapi::INTERNAL, body = ErrorBody),
+        (status = 502, description = openapi::PROCESSOR, body = ErrorBody),
+        (status = 503, description = openapi::LIVEMODE, body = ErrorBody),
+    )
+)]
+pub async fn cancel(
     State(state): State<AppState>,
     auth: AuthedMerchant,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PaymentObject>, ApiError> {
     let _guard = state.payment_locks.lock(&id).await;
     let record = load(&state, &auth, &id).await?;
     let record = flow::cancel(&state, record, auth.actor(), state.now()).await?;
-    Ok(Json(payment_json(&record)))
+    Ok(Json(PaymentObject::from(&record)))
 }
 
-async fn refund(
+/// Refunds a captured payment, in full or in part.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{id}/refunds",
+    tag = "payments",
+    operation_id = "refund_payment",
+    security(("secret_key" = [])),
+    params(("id" = String, Path, description = PAYMENT_ID), openapi::IdempotencyKey),
+    request_body(content = Option<AmountBody>, description = "Optional; empty refunds all that is left."),
+    responses(
+        (status = 200, description = "The refund.", body = RefundObject),
+        (status = 400, description = "`invalid_body`, `invalid_amount`, `refund_exceeds_captured` \
+            or `invalid_idempotency_key`.", body = ErrorBody),
+        (status = 401, description = openapi::UNAUTHORIZED, body = ErrorBody),
+        (status = 402, description = openapi::PROCESSOR_DECLINED, body = ErrorBody),
+        (status = 404, description = NO_SUCH_PAYMENT, body = ErrorBody),
+        (status = 409, description = openapi::PAYMENT_CONFLICT, body = ErrorBody),
+        (status = 413, description = openapi::BODY_TOO_LARGE, body = ErrorBody),
+        (status = 500, description = openapi::INTERNAL, body = ErrorBody),
+        (status = 502, description = openapi::PROCESSOR, body = ErrorBody),
+        (status = 503, description = openapi::LIVEMODE, body = ErrorBody),
+    )
+)]
+pub async fn refund(
     State(state): State<AppState>,
     auth: AuthedMerchant,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RefundObject>, ApiError> {
     let amount = amount(&optional_body(&body)?)?;
     let _guard = state.payment_locks.lock(&id).await;
     let record = load(&state, &auth, &id).await?;
     let (record, refund) = flow::refund(&state, record, amount, auth.actor(), state.now()).await?;
-    Ok(Json(json!({
-        "id": refund.id,
-        "object": "refund",
-        "payment": record.id,
-        "amount": refund.amount,
-        "currency": record.payment.currency().code(),
-        "status": "succeeded",
-        "created": refund.created_at,
-    })))
+    Ok(Json(RefundObject {
+        currency: record.payment.currency().code(),
+        id: refund.id,
+        object: "refund",
+        payment: record.id,
+        amount: refund.amount,
+        status: "succeeded",
+        created: refund.created_at,
+    }))
 }

@@ -4,6 +4,7 @@
 use super::auth::{AuthedMerchant, hash_secret};
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::openapi::{self, ErrorBody};
 use crate::ids;
 use crate::state::AppState;
 use crate::store::Session;
@@ -12,8 +13,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use payframe_core::{Amount, Currency};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,17 +22,27 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sessions/{id}", get(retrieve))
 }
 
-#[derive(Deserialize)]
+/// `POST /v1/sessions`: what the shopper will pay, fixed before the frame is shown.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateSession {
+pub struct CreateSession {
+    /// In minor units of `currency` (e.g. 1999 for 19.99 BRL); positive.
+    #[schema(examples(1999))]
     amount: i64,
+    /// ISO 4217 code, any case.
+    #[schema(examples("brl"))]
     currency: String,
+    /// The merchant's own reference (up to 200 characters); must not contain a card number.
     #[serde(default)]
+    #[schema(max_length = 200)]
     reference: Option<String>,
+    /// Origins allowed to embed the frame; a non-empty subset of the merchant's registered
+    /// origins. Default: all of them.
     #[serde(default)]
     allowed_origins: Option<Vec<String>>,
     /// `automatic` (default) captures on authorization; `manual` waits for a capture call.
     #[serde(default)]
+    #[schema(examples("automatic", "manual"))]
     capture: Option<String>,
 }
 
@@ -62,29 +73,87 @@ fn contains_card_number(text: &str) -> bool {
         })
 }
 
-/// The merchant's view of a session. `expired` is derived from the clock, so no sweep is
-/// needed for a session to read as expired.
-pub fn session_json(s: &Session, now: i64) -> Value {
-    json!({
-        "id": s.id,
-        "object": "session",
-        "amount": s.amount,
-        "currency": s.currency,
-        "reference": s.reference,
-        "allowed_origins": s.allowed_origins,
-        "status": s.effective_status(now),
-        "capture": s.capture_method,
-        "livemode": s.livemode,
-        "expires_at": s.expires_at,
-        "created": s.created_at,
-    })
+/// The session object: a checkout the merchant's server set up for the frame.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Session)]
+pub struct SessionObject {
+    /// `cs_…`
+    pub id: String,
+    /// Always `"session"`.
+    #[schema(value_type = String, examples("session"))]
+    pub object: &'static str,
+    /// In minor units of `currency`.
+    pub amount: i64,
+    /// ISO 4217, lower case.
+    pub currency: String,
+    /// The merchant's reference, or null.
+    #[schema(required = true)]
+    pub reference: Option<String>,
+    /// The origins allowed to embed the frame for this session.
+    pub allowed_origins: Vec<String>,
+    /// `open`, `processing`, `complete`, `locked` (too many declined attempts) or `expired`.
+    pub status: String,
+    /// `automatic` or `manual`.
+    pub capture: String,
+    pub livemode: bool,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Unix seconds.
+    pub created: i64,
+    /// Only in the creation response: hand it to the frame (`embed.js`), never log it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
-async fn create(
+impl SessionObject {
+    /// The merchant's view of a session. `expired` is derived from the clock, so no sweep is
+    /// needed for a session to read as expired.
+    pub fn new(s: &Session, now: i64) -> SessionObject {
+        SessionObject {
+            id: s.id.clone(),
+            object: "session",
+            amount: s.amount,
+            currency: s.currency.clone(),
+            reference: s.reference.clone(),
+            allowed_origins: s.allowed_origins.clone(),
+            status: s.effective_status(now).to_owned(),
+            capture: s.capture_method.clone(),
+            livemode: s.livemode,
+            expires_at: s.expires_at,
+            created: s.created_at,
+            client_secret: None,
+        }
+    }
+}
+
+/// Creates a checkout session.
+///
+/// The amount, currency and embedding origins are fixed here, on the merchant's server; the
+/// response's `client_secret` is what the frame needs to show the card form and pay.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    tag = "sessions",
+    operation_id = "create_session",
+    security(("secret_key" = [])),
+    params(openapi::IdempotencyKey),
+    request_body = CreateSession,
+    responses(
+        (status = 200, description = "The session, with its `client_secret`.", body = SessionObject),
+        (status = 400, description = "`invalid_amount`, `invalid_currency`, `invalid_reference`, \
+            `reference_contains_card_number`, `invalid_origin`, `invalid_capture`, `invalid_json`, \
+            `invalid_body`, `invalid_content_type` or `invalid_idempotency_key`.", body = ErrorBody),
+        (status = 401, description = openapi::UNAUTHORIZED, body = ErrorBody),
+        (status = 409, description = openapi::IDEMPOTENCY_CONFLICT, body = ErrorBody),
+        (status = 413, description = openapi::BODY_TOO_LARGE, body = ErrorBody),
+        (status = 500, description = openapi::INTERNAL, body = ErrorBody),
+    )
+)]
+pub async fn create(
     State(state): State<AppState>,
     auth: AuthedMerchant,
     ApiJson(body): ApiJson<CreateSession>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SessionObject>), ApiError> {
     let amount = Amount::new(body.amount)
         .map_err(|e| ApiError::invalid("invalid_amount", e.to_string()).param("amount"))?;
     let currency = Currency::parse(&body.currency)
@@ -150,23 +219,38 @@ async fn create(
     };
     state.store.insert_session(&session).await?;
     tracing::info!(session = %session.id, merchant = %session.merchant_id, "session created");
-    let mut view = session_json(&session, now);
-    view["client_secret"] = json!(client_secret);
+    let mut view = SessionObject::new(&session, now);
+    view.client_secret = Some(client_secret);
     Ok((StatusCode::OK, Json(view)))
 }
 
-async fn retrieve(
+/// Retrieves a session of this merchant (without its client secret).
+#[utoipa::path(
+    get,
+    path = "/v1/sessions/{id}",
+    tag = "sessions",
+    operation_id = "retrieve_session",
+    security(("secret_key" = [])),
+    params(("id" = String, Path, description = "The session's id, `cs_…`.")),
+    responses(
+        (status = 200, description = "The session.", body = SessionObject),
+        (status = 401, description = openapi::UNAUTHORIZED, body = ErrorBody),
+        (status = 404, description = "`resource_missing`: no such session for this merchant.", body = ErrorBody),
+        (status = 500, description = openapi::INTERNAL, body = ErrorBody),
+    )
+)]
+pub async fn retrieve(
     State(state): State<AppState>,
     auth: AuthedMerchant,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionObject>, ApiError> {
     let session = state
         .store
         .session(&id)
         .await?
         .filter(|s| s.merchant_id == auth.merchant.id)
         .ok_or_else(|| ApiError::not_found("session"))?;
-    Ok(Json(session_json(&session, state.now())))
+    Ok(Json(SessionObject::new(&session, state.now())))
 }
 
 #[cfg(test)]

@@ -1,0 +1,181 @@
+//! `GET /openapi.json`: the OpenAPI 3.1 document of this gateway, generated from the
+//! handlers' `#[utoipa::path]` annotations and the wire types' `ToSchema` derives, so it
+//! cannot drift from the code. `server/tests/openapi.rs` checks that every route the router
+//! serves is in it.
+
+use super::{frame, frame_page, payments, sessions};
+use axum::http::header;
+use axum::response::IntoResponse;
+use std::sync::LazyLock;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, Schema};
+use utoipa::{IntoParams, Modify, OpenApi};
+
+pub use payframe_core::api::ErrorBody;
+
+// Error descriptions shared by several operations; each names the stable `code`s.
+pub const UNAUTHORIZED: &str = "`missing_api_key` or `invalid_api_key` \
+    (`authentication_error`): send `Authorization: Bearer sk_…`.";
+pub const IDEMPOTENCY_CONFLICT: &str = "`idempotency_key_reused` (the key was used with another \
+    request) or `idempotency_key_in_use` (the first request with it is still running); \
+    type `idempotency_error`.";
+pub const PAYMENT_CONFLICT: &str = "`payment_invalid_state` (not allowed in the payment's \
+    status), `payment_changed` (changed while the request ran; fetch and retry), \
+    `payment_record_inconsistent`, or, with type `idempotency_error`, \
+    `idempotency_key_reused` / `idempotency_key_in_use`.";
+pub const BODY_TOO_LARGE: &str = "`body_too_large`: bodies are limited to 16 KiB.";
+pub const INTERNAL: &str = "`internal_error` (`api_error`): retry later.";
+pub const PROCESSOR: &str = "`processor_timeout`, `processor_unavailable` or \
+    `processor_invalid_request` (`api_error`): the processor did not complete the request; \
+    retrying is safe.";
+pub const PROCESSOR_DECLINED: &str =
+    "`card_declined` (`card_error`): the processor refused the operation; see `decline_code`.";
+pub const LIVEMODE: &str = "`livemode_unavailable` (`api_error`): live mode has no processor \
+    connector configured on this gateway.";
+
+/// The `Idempotency-Key` header of the merchant's POSTs.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Only documents the header; `idempotency::layer` reads it.
+pub struct IdempotencyKey {
+    /// 1 to 255 characters. The first request with a key runs and its response (errors
+    /// included) is kept for 24 hours; a retry with the same key and the same request gets
+    /// that response again, with `Idempotent-Replayed: true`, without running twice.
+    #[param(rename = "Idempotency-Key", value_type = String, required = false, min_length = 1, max_length = 255)]
+    key: Option<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Payframe API",
+        version = env!("CARGO_PKG_VERSION"),
+        description = "The merchant API of a Payframe gateway and the endpoints its hosted card \
+            frame calls. JSON, amounts in minor units, ISO 4217 currencies, prefixed ids, cursor \
+            pagination. Every error is `{\"error\": {\"type\", \"code\", \"message\", \"param\", \
+            \"decline_code\"}}` (`ErrorBody`) with a stable `code`; a path the gateway does not \
+            serve answers 404 `resource_missing`, a method it does not allow 405 \
+            `method_not_allowed`.",
+    ),
+    paths(
+        sessions::create,
+        sessions::retrieve,
+        payments::list,
+        payments::retrieve,
+        payments::capture,
+        payments::cancel,
+        payments::refund,
+        frame::public_view,
+        frame::confirm,
+        super::healthz,
+        super::readyz,
+        openapi_json,
+        frame_page::embed_js,
+        frame_page::index,
+        frame_page::asset,
+    ),
+    components(schemas(
+        ErrorBody,
+        payframe_core::api::ErrorDetail,
+        payframe_core::Envelope,
+        sessions::SessionObject,
+        payments::PaymentObject,
+        payments::PaymentListObject,
+        payments::RefundObject,
+    )),
+    modifiers(&Fixups),
+    tags(
+        (name = "sessions", description = "Checkout sessions, created by the merchant's server."),
+        (name = "payments", description = "Payments: retrieve, list, capture, cancel, refund."),
+        (name = "frame", description = "Called by the hosted card frame, authenticated by the \
+            session's client secret instead of a secret key."),
+        (name = "ops", description = "Health, readiness and this document."),
+        (name = "static", description = "The frame's files and `embed.js`."),
+    )
+)]
+pub struct ApiDoc;
+
+/// What the derive cannot express.
+struct Fixups;
+
+/// An optional body (`Option<T>`) is documented by the derive as "`T` or JSON `null`"; here
+/// it means "`T`, or no body at all" (the body is not `required`), and `null` is refused.
+fn optional_body_is_absent_not_null(operation: &mut utoipa::openapi::path::Operation) {
+    let Some(body) = operation.request_body.as_mut() else {
+        return;
+    };
+    for content in body.content.values_mut() {
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema {
+            let null = serde_json::json!({"type": "null"});
+            let mut others = one_of
+                .items
+                .iter()
+                .filter(|item| serde_json::to_value(item).ok().as_ref() != Some(&null));
+            if let (Some(only), None) = (others.next(), others.next()) {
+                content.schema = Some(only.clone());
+            }
+        }
+    }
+}
+
+impl Modify for Fixups {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            if let Some(post) = item.post.as_mut() {
+                optional_body_is_absent_not_null(post);
+            }
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "secret_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("sk_test_… / sk_live_…")
+                    .description(Some(
+                        "The merchant's secret key, `Authorization: Bearer sk_…`.",
+                    ))
+                    .build(),
+            ),
+        );
+        // payframe-core keeps the confirm answer's payment as free JSON (the frame does not
+        // need its shape); it is the merchant API's payment object.
+        if let Some(RefOr::T(Schema::Object(confirm))) =
+            components.schemas.get_mut("ConfirmResponse")
+        {
+            let mut payment = Ref::from_schema_name("Payment");
+            payment.description = "The payment object, as the merchant API shows it.".into();
+            confirm.properties.insert("payment".into(), payment.into());
+            // Always sent; core's `#[serde(default)]` is for reading, not a missing field.
+            if !confirm.required.iter().any(|r| r == "payment") {
+                confirm.required.push("payment".into());
+            }
+        }
+    }
+}
+
+/// The document, rendered once.
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+});
+
+/// This OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "ops",
+    operation_id = "openapi",
+    security(()),
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document of this API.", body = Object,
+            content_type = "application/json"),
+    )
+)]
+pub async fn openapi_json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_str(),
+    )
+}
