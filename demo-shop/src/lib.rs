@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 const PAGE: &str = include_str!("../../public/demo/index.html");
 const SCRIPT: &str = include_str!("../../public/demo/shop.js");
+const STYLE: &str = include_str!("../../public/demo/shop.css");
 
 /// The order the demo sells; a real shop would price its cart on the server the same way.
 const ORDER_AMOUNT: i64 = 4990;
@@ -37,6 +38,7 @@ pub fn app(config: ShopConfig) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/shop.js", get(script))
+        .route("/shop.css", get(style))
         .route("/api/checkout", post(checkout))
         .with_state(shop)
 }
@@ -45,7 +47,7 @@ async fn page(State(shop): State<Arc<Shop>>) -> Response {
     let gateway = &shop.config.gateway_url;
     let csp = format!(
         "default-src 'self'; script-src 'self' {gateway}; frame-src {gateway}; \
-         connect-src 'self'; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+         connect-src 'self'; style-src 'self'; base-uri 'none'; form-action 'none'"
     );
     let html = PAGE.replace("{{GATEWAY_URL}}", gateway);
     ([(header::CONTENT_SECURITY_POLICY, csp)], Html(html)).into_response()
@@ -57,6 +59,10 @@ async fn script() -> Response {
         SCRIPT,
     )
         .into_response()
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
 }
 
 /// Creates a payment session for the order with the merchant's secret key.

@@ -20,6 +20,9 @@ pub struct Command {
     pub channel: String,
     #[serde(default)]
     pub id: u64,
+    /// For `payframe:update`: the options to change.
+    #[serde(default)]
+    pub options: Option<Value>,
 }
 
 impl Bridge {

@@ -1,11 +1,62 @@
 //! The form's fields as plain functions: what the shopper typed becomes a display value
 //! (grouped digits, `MM / YY`) and a validation outcome. An error is shown only once a
 //! field was left or its value is complete, never while it is still being typed.
+//! The optional name and postal code fields, which the merchant turns on, live here too.
 
 use payframe_core::card::{Brand, format_number, year_month};
 use payframe_core::{CardError, Cvc, Expiry, Pan};
 
 pub const MAX_PAN_DIGITS: usize = 19;
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_POSTAL_CHARS: usize = 10;
+
+/// Why a field's value is not acceptable: a card rule from core, or one of the optional
+/// fields' own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldError {
+    Card(CardError),
+    MissingName,
+    MissingPostal,
+    InvalidPostal,
+}
+
+impl From<CardError> for FieldError {
+    fn from(e: CardError) -> Self {
+        FieldError::Card(e)
+    }
+}
+
+impl FieldError {
+    /// Stable code, as embed.js hands it to the merchant.
+    pub fn code(self) -> &'static str {
+        match self {
+            FieldError::Card(e) => e.code(),
+            FieldError::MissingName => "incomplete_name",
+            FieldError::MissingPostal => "incomplete_postal_code",
+            FieldError::InvalidPostal => "invalid_postal_code",
+        }
+    }
+
+    pub fn param(self) -> &'static str {
+        match self {
+            FieldError::Card(e) => e.param(),
+            FieldError::MissingName => "name",
+            FieldError::MissingPostal | FieldError::InvalidPostal => "postal_code",
+        }
+    }
+}
+
+pub fn is_digit(c: char) -> bool {
+    c.is_ascii_digit()
+}
+
+pub fn is_any(_: char) -> bool {
+    true
+}
+
+pub fn is_postal_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == ' ' || c == '-'
+}
 
 pub fn digits(input: &str, max: usize) -> String {
     input
@@ -22,7 +73,15 @@ pub fn display_number(input: &str) -> String {
 
 /// Expiry as displayed while typing: `MM / YY`. A leading 2–9 is a month: `4` → `04 / `.
 pub fn display_expiry(input: &str) -> String {
-    let mut d = digits(input, 4);
+    // Autofill may give a four-digit year (`12/2030`): keep its last two digits.
+    let long_year = input
+        .split_once('/')
+        .map(|(m, y)| (digits(m, 2), digits(y, 4)))
+        .filter(|(m, y)| !m.is_empty() && y.len() == 4 && y.starts_with("20"));
+    let mut d = match long_year {
+        Some((m, y)) => format!("{m:0>2}{}", &y[2..]),
+        None => digits(input, 4),
+    };
     if d.len() == 1 && d.as_bytes()[0] > b'1' {
         d.insert(0, '0');
     }
@@ -38,6 +97,23 @@ pub fn display_expiry(input: &str) -> String {
 pub fn expiry_parts(display: &str) -> Option<(u32, u32)> {
     let d = digits(display, 4);
     (d.len() == 4).then(|| (d[..2].parse().unwrap_or(0), d[2..].parse().unwrap_or(0)))
+}
+
+/// The brand's name as shoppers know it (the wire name, `diners_club`, is for machines).
+pub fn brand_label(brand: Brand) -> &'static str {
+    match brand {
+        Brand::Visa => "Visa",
+        Brand::Mastercard => "Mastercard",
+        Brand::Amex => "Amex",
+        Brand::Discover => "Discover",
+        Brand::DinersClub => "Diners",
+        Brand::Jcb => "JCB",
+        Brand::UnionPay => "UnionPay",
+        Brand::Maestro => "Maestro",
+        Brand::Elo => "Elo",
+        Brand::Hipercard => "Hipercard",
+        Brand::Mir => "Mir",
+    }
 }
 
 pub fn brand(display: &str) -> Option<Brand> {
@@ -62,12 +138,45 @@ pub fn check_cvc(cvc: &str, number_display: &str) -> Result<(), CardError> {
     Cvc::parse(cvc, brand(number_display)).map(drop)
 }
 
+/// Whether the CVC has as many digits as the number's brand uses.
+pub fn cvc_complete(cvc: &str, number_display: &str) -> bool {
+    brand(number_display).is_some_and(|b| cvc.len() == b.cvc_length())
+}
+
+/// The name as typed, capped; leading spaces dropped so an autofilled value starts clean.
+pub fn display_name(input: &str) -> String {
+    input.trim_start().chars().take(MAX_NAME_CHARS).collect()
+}
+
+pub fn check_name(name: &str) -> Result<(), FieldError> {
+    if name.trim().is_empty() {
+        Err(FieldError::MissingName)
+    } else {
+        Ok(())
+    }
+}
+
+/// Postal codes differ by country: letters, digits, spaces and hyphens, upper-cased.
+pub fn display_postal(input: &str) -> String {
+    input
+        .chars()
+        .filter(|&c| is_postal_char(c))
+        .map(|c| c.to_ascii_uppercase())
+        .take(MAX_POSTAL_CHARS)
+        .collect()
+}
+
+pub fn check_postal(postal: &str) -> Result<(), FieldError> {
+    let significant = postal.chars().filter(char::is_ascii_alphanumeric).count();
+    match significant {
+        0 => Err(FieldError::MissingPostal),
+        1..=2 => Err(FieldError::InvalidPostal),
+        _ => Ok(()),
+    }
+}
+
 /// The error to show now: after blur, or as soon as a complete value is invalid.
-pub fn visible_error(
-    result: Result<(), CardError>,
-    touched: bool,
-    complete: bool,
-) -> Option<CardError> {
+pub fn visible_error<E>(result: Result<(), E>, touched: bool, complete: bool) -> Option<E> {
     match result {
         Err(e) if touched || complete => Some(e),
         _ => None,
@@ -98,6 +207,21 @@ mod tests {
         assert_eq!(display_expiry("12 / 3"), "12 / 3");
         assert_eq!(expiry_parts("12 / 30"), Some((12, 30)));
         assert_eq!(expiry_parts("12 / 3"), None);
+        // Autofill's four-digit years.
+        assert_eq!(display_expiry("12/2030"), "12 / 30");
+        assert_eq!(display_expiry("3/2031"), "03 / 31");
+    }
+
+    #[test]
+    fn optional_fields() {
+        assert_eq!(display_postal("01310-100"), "01310-100");
+        assert_eq!(display_postal("sw1a 1aa;"), "SW1A 1AA");
+        assert_eq!(check_postal(""), Err(FieldError::MissingPostal));
+        assert_eq!(check_postal("1-"), Err(FieldError::InvalidPostal));
+        assert!(check_postal("100000").is_ok());
+        assert_eq!(display_name("  Test Shopper"), "Test Shopper");
+        assert_eq!(check_name("   "), Err(FieldError::MissingName));
+        assert_eq!(FieldError::MissingName.code(), "incomplete_name");
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! The card form component: loads the session, renders the fields, and on a `submit`
-//! command from embed.js seals the card and confirms it, answering the parent page.
+//! The card form component: loads the session, renders the fields in the shopper's
+//! language and the merchant's appearance, tells embed.js how the form changes, and on a
+//! `submit` command seals the card and confirms it, answering the parent page.
 
 use crate::bridge::Bridge;
-use crate::fields;
+use crate::field::CardField;
+use crate::fields::{self, FieldError};
 use crate::http::{self, CallError};
+use crate::i18n::{self, Key, Locale, t};
+use crate::options::OptionsPatch;
 use crate::params::{self, FrameParams};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use payframe_core::CardError;
 use payframe_core::api::{ConfirmRequest, ConfirmResponse, FrameSession};
 use payframe_core::envelope::{CardPayload, seal};
 use serde_json::json;
@@ -23,72 +26,61 @@ enum Stage {
     Loading,
     Ready,
     /// The frame will not show a form: a reason for the shopper.
-    Refused(String),
-    /// The card was accepted; the fields give way to a confirmation.
+    Refused(Key),
+    /// The card was accepted (its last four digits); the fields give way to a confirmation.
     Done(String),
 }
 
-/// One input with its label and error, wired for autofill and screen readers.
-#[component]
-fn CardField(
-    id: &'static str,
-    label: &'static str,
-    name: &'static str,
-    autocomplete: &'static str,
-    placeholder: &'static str,
-    value: RwSignal<String>,
-    format: fn(&str) -> String,
-    touched: RwSignal<bool>,
-    error: Memo<Option<CardError>>,
-    disabled: RwSignal<bool>,
-    #[prop(optional)] children: Option<Children>,
-) -> impl IntoView {
-    let error_id = format!("{id}-error");
-    view! {
-        <div class="pf-field">
-            <label for=id>{label}</label>
-            <div class="pf-input-wrap">
-                <input
-                    id=id
-                    name=name
-                    type="text"
-                    autocomplete=autocomplete
-                    inputmode="numeric"
-                    placeholder=placeholder
-                    spellcheck="false"
-                    prop:value=move || value.get()
-                    prop:disabled=move || disabled.get()
-                    on:input=move |ev| value.set(format(&event_target_value(&ev)))
-                    on:blur=move |_| touched.set(true)
-                    aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
-                    aria-describedby=error_id.clone()
-                />
-                {children.map(|c| c())}
-            </div>
-            <p id=error_id class="pf-error">{move || error.get().map(|e| e.to_string())}</p>
-        </div>
+/// The browser's preferred languages, best first.
+fn browser_languages() -> Vec<String> {
+    let navigator = window().navigator();
+    let mut tags: Vec<String> = navigator
+        .languages()
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect();
+    tags.extend(navigator.language());
+    tags
+}
+
+fn choose_locale(option: Option<&str>, browser: &[String]) -> Locale {
+    Locale::choose(option, browser.iter().map(String::as_str))
+}
+
+/// The text for a failed call: the frame's own words when it knows the code, otherwise
+/// the gateway's message, which is English.
+fn call_message(locale: Locale, e: &CallError) -> String {
+    match i18n::call_error(&e.code, e.decline_code.as_deref()) {
+        Some(key) => t(locale, key).to_owned(),
+        None if locale == Locale::En => e.message.clone(),
+        None => t(locale, Key::PaymentFailed).to_owned(),
     }
+}
+
+fn refusal(locale: Locale) -> AnyView {
+    view! { <p class="pf-refused" role="alert">{t(locale, Key::Refused)}</p> }.into_any()
 }
 
 #[component]
 pub fn Frame() -> impl IntoView {
     let location = window().location();
+    let languages = browser_languages();
     let parsed = params::parse(
         &location.search().unwrap_or_default(),
         &location.hash().unwrap_or_default(),
     );
     let Some(params) = parsed else {
-        return view! { <p class="pf-refused" role="alert">"This payment form cannot be shown here."</p> }
-            .into_any();
+        return refusal(choose_locale(None, &languages));
     };
+    let options = OptionsPatch::parse_text(params.options.as_deref());
     // Chromium and Safari tell the frame who really embeds it; trust that over the URL.
     if let Some(actual) = first_ancestor_origin(&location)
         && actual != params.parent_origin
     {
-        return view! { <p class="pf-refused" role="alert">"This payment form cannot be shown here."</p> }
-            .into_any();
+        let option = options.locale.flatten();
+        return refusal(choose_locale(option.as_deref(), &languages));
     }
-    card_form(params).into_any()
+    card_form(params, options, languages).into_any()
 }
 
 /// `location.ancestorOrigins[0]` where the browser has it (web-sys does not bind it).
@@ -98,26 +90,48 @@ fn first_ancestor_origin(location: &web_sys::Location) -> Option<String> {
     list.item(0)
 }
 
-fn card_form(params: FrameParams) -> impl IntoView {
+fn card_form(params: FrameParams, options: OptionsPatch, languages: Vec<String>) -> impl IntoView {
     let bridge = Bridge {
         origin: params.parent_origin.clone(),
         channel: params.channel.clone(),
     };
+    let locale_option = RwSignal::new(options.locale.clone().flatten());
+    let locale = Memo::new(move |_| choose_locale(locale_option.get().as_deref(), &languages));
+    let fields_on = options.fields.clone().unwrap_or_default();
+    let show_name = RwSignal::new(fields_on.name);
+    let show_postal = RwSignal::new(fields_on.postal_code);
+    options.appearance.unwrap_or_default().apply();
+
     let stage = RwSignal::new(Stage::Loading);
     let session = RwSignal::new(None::<FrameSession>);
     let number = RwSignal::new(String::new());
     let expiry = RwSignal::new(String::new());
     let cvc = RwSignal::new(String::new());
+    let name = RwSignal::new(String::new());
+    let postal = RwSignal::new(String::new());
     let number_t = RwSignal::new(false);
     let expiry_t = RwSignal::new(false);
     let cvc_t = RwSignal::new(false);
+    let name_t = RwSignal::new(false);
+    let postal_t = RwSignal::new(false);
     let busy = RwSignal::new(false);
-    let outcome = RwSignal::new(None::<(bool, String)>);
+    let outcome = RwSignal::new(None::<CallError>);
+
+    // The shopper's language for the document too: screen readers and the tab title.
+    Effect::new(move |_| {
+        let locale = locale.get();
+        if let Some(doc) = window().document() {
+            doc.set_title(t(locale, Key::FrameTitle));
+            if let Some(root) = doc.document_element() {
+                let _ = root.set_attribute("lang", locale.tag());
+            }
+        }
+    });
 
     let number_err = Memo::new(move |_| {
         let n = number.get();
         fields::visible_error(
-            fields::check_number(&n),
+            fields::check_number(&n).map_err(FieldError::from),
             number_t.get(),
             fields::number_complete(&n),
         )
@@ -125,24 +139,76 @@ fn card_form(params: FrameParams) -> impl IntoView {
     let expiry_err = Memo::new(move |_| {
         let e = expiry.get();
         fields::visible_error(
-            fields::check_expiry(&e, now_unix()),
+            fields::check_expiry(&e, now_unix()).map_err(FieldError::from),
             expiry_t.get(),
             fields::expiry_parts(&e).is_some(),
         )
     });
     let cvc_err = Memo::new(move |_| {
         let (c, n) = (cvc.get(), number.get());
-        let complete = fields::brand(&n).is_some_and(|b| c.len() == b.cvc_length());
-        fields::visible_error(fields::check_cvc(&c, &n), cvc_t.get(), complete)
+        fields::visible_error(
+            fields::check_cvc(&c, &n).map_err(FieldError::from),
+            cvc_t.get(),
+            fields::cvc_complete(&c, &n),
+        )
     });
-    let live = move || {
-        [number_err.get(), expiry_err.get(), cvc_err.get()]
-            .into_iter()
-            .flatten()
-            .next()
-            .map(|e| e.to_string())
-            .or_else(|| outcome.get().map(|(_, m)| m))
+    let name_err = Memo::new(move |_| {
+        fields::visible_error(fields::check_name(&name.get()), name_t.get(), false)
+    });
+    let postal_err = Memo::new(move |_| {
+        fields::visible_error(fields::check_postal(&postal.get()), postal_t.get(), false)
+    });
+    let text = move |err: Memo<Option<FieldError>>| {
+        Signal::derive(move || err.get().map(|e| t(locale.get(), i18n::field_error(e))))
     };
+
+    // Every check of the enabled fields, first failure first.
+    let check_all = move || -> Result<(), FieldError> {
+        let n = number.get();
+        fields::check_number(&n)?;
+        fields::check_expiry(&expiry.get(), now_unix())?;
+        fields::check_cvc(&cvc.get(), &n)?;
+        if show_name.get() {
+            fields::check_name(&name.get())?;
+        }
+        if show_postal.get() {
+            fields::check_postal(&postal.get())?;
+        }
+        Ok(())
+    };
+    let first_visible_error = move || {
+        [number_err, expiry_err, cvc_err]
+            .into_iter()
+            .chain(show_name.get().then_some(name_err))
+            .chain(show_postal.get().then_some(postal_err))
+            .find_map(|e| e.get())
+    };
+
+    // `change` for the merchant: complete, empty, brand and the error shown, if any.
+    {
+        let bridge = bridge.clone();
+        let summary = Memo::new(move |_| {
+            let empty = [number, expiry, cvc, name, postal]
+                .iter()
+                .all(|v| v.get().is_empty());
+            let brand = fields::brand(&number.get()).map_or("unknown", |b| b.as_str());
+            let error =
+                first_visible_error().map(|e| (e.code(), t(locale.get(), i18n::field_error(e))));
+            (check_all().is_ok(), empty, brand, error)
+        });
+        Effect::new(move |first: Option<()>| {
+            let (complete, empty, brand, error) = summary.get();
+            // The first run only subscribes: nothing has changed yet.
+            if first.is_some() {
+                let error =
+                    error.map(|(code, message)| json!({ "code": code, "message": message }));
+                bridge.post(
+                    "change",
+                    json!({ "complete": complete, "empty": empty, "brand": brand, "error": error }),
+                );
+            }
+        });
+    }
 
     {
         let (params, bridge) = (params.clone(), bridge.clone());
@@ -154,12 +220,10 @@ fn card_form(params: FrameParams) -> impl IntoView {
             );
             match http::get::<FrameSession>(&url).await {
                 Ok(s) if !s.allowed_origins.contains(&params.parent_origin) => {
-                    stage.set(Stage::Refused(
-                        "This payment form cannot be shown here.".into(),
-                    ));
+                    stage.set(Stage::Refused(Key::Refused));
                 }
                 Ok(s) if s.status != "open" => {
-                    stage.set(Stage::Refused("This checkout is no longer open.".into()));
+                    stage.set(Stage::Refused(Key::NotOpen));
                     bridge.post("error", json!({ "error": { "code": "session_not_open" } }));
                 }
                 Ok(s) => {
@@ -168,9 +232,7 @@ fn card_form(params: FrameParams) -> impl IntoView {
                     bridge.post("ready", json!({}));
                 }
                 Err(e) => {
-                    stage.set(Stage::Refused(
-                        "The payment form could not be loaded.".into(),
-                    ));
+                    stage.set(Stage::Refused(Key::LoadFailed));
                     bridge.post(
                         "error",
                         json!({ "error": { "code": e.code, "message": e.message } }),
@@ -183,58 +245,58 @@ fn card_form(params: FrameParams) -> impl IntoView {
     let submit = {
         let (params, bridge) = (params.clone(), bridge.clone());
         move |id: u64| {
-            let reply = move |bridge: &Bridge, result: Result<ConfirmResponse, CallError>| {
-                match result {
-                Ok(r) => bridge.post("result", json!({ "id": id, "ok": true, "result": r })),
-                Err(e) => bridge.post(
-                    "result",
-                    json!({ "id": id, "ok": false, "error": { "code": e.code, "message": e.message, "param": e.param } }),
-                ),
-            }
+            let reply =
+                move |bridge: &Bridge, result: Result<ConfirmResponse, CallError>| match result {
+                    Ok(r) => bridge.post("result", json!({ "id": id, "ok": true, "result": r })),
+                    Err(e) => bridge.post(
+                        "result",
+                        json!({ "id": id, "ok": false, "error": {
+                            "code": e.code,
+                            "message": call_message(locale.get_untracked(), &e),
+                            "param": e.param,
+                            "decline_code": e.decline_code,
+                        } }),
+                    ),
+                };
+            let failure = |code: &str| CallError {
+                code: code.into(),
+                message: String::new(),
+                param: None,
+                decline_code: None,
             };
             if busy.get_untracked() {
                 return;
             }
             let Some(s) = session.get_untracked() else {
-                return reply(
-                    &bridge,
-                    Err(CallError {
-                        code: "not_ready".into(),
-                        message: "The form is still loading.".into(),
-                        param: None,
-                    }),
-                );
+                return reply(&bridge, Err(failure("not_ready")));
             };
-            number_t.set(true);
-            expiry_t.set(true);
-            cvc_t.set(true);
-            let (n, e, c) = (
-                number.get_untracked(),
-                expiry.get_untracked(),
-                cvc.get_untracked(),
-            );
-            let invalid = fields::check_number(&n)
-                .and(fields::check_expiry(&e, now_unix()))
-                .and(fields::check_cvc(&c, &n));
-            if let Err(err) = invalid {
-                return reply(
-                    &bridge,
-                    Err(CallError {
-                        code: "validation_error".into(),
-                        message: err.to_string(),
-                        param: Some(err.param().into()),
-                    }),
+            for touched in [number_t, expiry_t, cvc_t, name_t, postal_t] {
+                touched.set(true);
+            }
+            if let Err(err) = check_all() {
+                return bridge.post(
+                    "result",
+                    json!({ "id": id, "ok": false, "error": {
+                        "code": "validation_error",
+                        "message": t(locale.get_untracked(), i18n::field_error(err)),
+                        "param": err.param(),
+                    } }),
                 );
             }
+            let (n, e) = (number.get_untracked(), expiry.get_untracked());
             let (month, year) = fields::expiry_parts(&e).unwrap_or_default();
+            let optional = |on: RwSignal<bool>, value: RwSignal<String>| {
+                on.get_untracked()
+                    .then(|| value.get_untracked().trim().to_owned())
+            };
             let payload = CardPayload {
                 number: fields::digits(&n, fields::MAX_PAN_DIGITS),
                 exp_month: month,
                 exp_year: 2000 + year,
-                cvc: c,
+                cvc: cvc.get_untracked(),
                 sealed_at: now_unix(),
-                name: None,
-                postal_code: None,
+                name: optional(show_name, name),
+                postal_code: optional(show_postal, postal),
             };
             let sealed = seal(
                 &s.encryption_key.public_key,
@@ -244,14 +306,7 @@ fn card_form(params: FrameParams) -> impl IntoView {
             );
             drop(payload);
             let Ok(envelope) = sealed else {
-                return reply(
-                    &bridge,
-                    Err(CallError {
-                        code: "seal_failed".into(),
-                        message: "The card could not be encrypted.".into(),
-                        param: None,
-                    }),
-                );
+                return reply(&bridge, Err(failure("seal_failed")));
             };
             busy.set(true);
             outcome.set(None);
@@ -269,10 +324,9 @@ fn card_form(params: FrameParams) -> impl IntoView {
                     Ok(r) => {
                         number.set(String::new());
                         cvc.set(String::new());
-                        let last4 = &r.payment_method.last4;
-                        stage.set(Stage::Done(format!("Card ending in {last4} accepted.")));
+                        stage.set(Stage::Done(r.payment_method.last4.clone()));
                     }
-                    Err(e) => outcome.set(Some((false, e.message.clone()))),
+                    Err(e) => outcome.set(Some(e.clone())),
                 }
                 reply(&bridge, result);
             });
@@ -284,41 +338,124 @@ fn card_form(params: FrameParams) -> impl IntoView {
         let bridge = bridge.clone();
         let on_message =
             Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-                if let Some(cmd) = bridge.accept(&event)
-                    && cmd.kind == "payframe:submit"
-                {
-                    submit(cmd.id);
+                let Some(cmd) = bridge.accept(&event) else {
+                    return;
+                };
+                match cmd.kind.as_str() {
+                    "payframe:submit" => submit(cmd.id),
+                    "payframe:update" => {
+                        let patch = OptionsPatch::parse(&cmd.options.unwrap_or_default());
+                        if let Some(option) = patch.locale {
+                            locale_option.set(option);
+                        }
+                        if let Some(appearance) = patch.appearance {
+                            appearance.apply();
+                        }
+                        if let Some(f) = patch.fields {
+                            show_name.set(f.name);
+                            show_postal.set(f.postal_code);
+                        }
+                    }
+                    _ => {}
                 }
             });
         let _ = window()
             .add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
         on_message.forget();
     }
-    report_height(bridge);
+    report_height(bridge.clone());
 
+    // Stored, so that this helper is `Copy` and the view can call it in every branch.
+    let bridge = StoredValue::new(bridge);
+    let notify = move |field: &'static str| {
+        Callback::new(move |focused: bool| {
+            let kind = if focused { "focus" } else { "blur" };
+            bridge.with_value(|b| b.post(kind, json!({ "field": field })));
+        })
+    };
+    let label = move |key: Key| Signal::derive(move || t(locale.get(), key));
+    let next_after_cvc = Signal::derive(move || {
+        if show_name.get() {
+            Some("pf-name")
+        } else if show_postal.get() {
+            Some("pf-postal")
+        } else {
+            None
+        }
+    });
+    let never = Callback::new(|_: String| false);
     let brand = move || fields::brand(&number.get()).map_or("unknown", |b| b.as_str());
+    let brand_label = move || fields::brand(&number.get()).map(fields::brand_label);
+    let live = move || {
+        first_visible_error()
+            .map(|e| t(locale.get(), i18n::field_error(e)).to_owned())
+            .or_else(|| outcome.get().map(|e| call_message(locale.get(), &e)))
+    };
+
     move || {
         match stage.get() {
-        Stage::Loading => view! { <p class="pf-loading" aria-busy="true">"Loading…"</p> }.into_any(),
-        Stage::Refused(reason) => view! { <p class="pf-refused" role="alert">{reason}</p> }.into_any(),
-        Stage::Done(message) => view! { <p class="pf-done" role="status">{message}</p> }.into_any(),
+        Stage::Loading => {
+            view! { <p class="pf-loading" aria-busy="true">{move || t(locale.get(), Key::Loading)}</p> }
+                .into_any()
+        }
+        Stage::Refused(key) => {
+            view! { <p class="pf-refused" role="alert">{move || t(locale.get(), key)}</p> }
+                .into_any()
+        }
+        Stage::Done(last4) => view! {
+            <p class="pf-done" role="status">
+                {move || t(locale.get(), Key::Done).replace("{last4}", &last4)}
+            </p>
+        }
+        .into_any(),
         Stage::Ready => view! {
             <form class="pf-form" novalidate on:submit=|ev| ev.prevent_default()>
-                <CardField id="pf-number" label="Card number" name="cardnumber" autocomplete="cc-number"
-                    placeholder="1234 1234 1234 1234" value=number format=fields::display_number
-                    touched=number_t error=number_err disabled=busy>
-                    <span class="pf-brand" data-brand=brand aria-hidden="true">{brand}</span>
+                <CardField id="pf-number" label=label(Key::NumberLabel) name="cardnumber"
+                    autocomplete="cc-number" inputmode="numeric"
+                    placeholder=label(Key::NumberPlaceholder) value=number
+                    format=fields::display_number keep=fields::is_digit
+                    touched=number_t error=text(number_err) disabled=busy
+                    done=Callback::new(|n: String| fields::number_complete(&n) && fields::check_number(&n).is_ok())
+                    next=Signal::stored(Some("pf-expiry")) on_focus=notify("number")>
+                    <span class="pf-brand" data-brand=brand aria-hidden="true">{brand_label}</span>
                 </CardField>
                 <div class="pf-row">
-                    <CardField id="pf-expiry" label="Expiry date" name="exp-date" autocomplete="cc-exp"
-                        placeholder="MM / YY" value=expiry format=fields::display_expiry
-                        touched=expiry_t error=expiry_err disabled=busy />
-                    <CardField id="pf-cvc" label="Security code" name="cvc" autocomplete="cc-csc"
-                        placeholder="CVC" value=cvc format=|s| fields::digits(s, 4)
-                        touched=cvc_t error=cvc_err disabled=busy />
+                    <CardField id="pf-expiry" label=label(Key::ExpiryLabel) name="exp-date"
+                        autocomplete="cc-exp" inputmode="numeric"
+                        placeholder=label(Key::ExpiryPlaceholder) value=expiry
+                        format=fields::display_expiry keep=fields::is_digit
+                        touched=expiry_t error=text(expiry_err) disabled=busy
+                        done=Callback::new(|e: String| fields::check_expiry(&e, now_unix()).is_ok())
+                        next=Signal::stored(Some("pf-cvc")) on_focus=notify("expiry") />
+                    <CardField id="pf-cvc" label=label(Key::CvcLabel) name="cvc"
+                        autocomplete="cc-csc" inputmode="numeric"
+                        placeholder=label(Key::CvcPlaceholder) value=cvc
+                        format=|s| fields::digits(s, 4) keep=fields::is_digit
+                        touched=cvc_t error=text(cvc_err) disabled=busy
+                        done=Callback::new(move |c: String| {
+                            let n = number.get_untracked();
+                            fields::cvc_complete(&c, &n) && fields::check_cvc(&c, &n).is_ok()
+                        })
+                        next=next_after_cvc on_focus=notify("cvc") />
                 </div>
-                <p class="pf-outcome" data-ok=move || outcome.get().map(|(ok, _)| ok.to_string())>
-                    {move || outcome.get().map(|(_, m)| m)}
+                <Show when=move || show_name.get()>
+                    <CardField id="pf-name" label=label(Key::NameLabel) name="ccname"
+                        autocomplete="cc-name" inputmode="text"
+                        placeholder=label(Key::NamePlaceholder) value=name
+                        format=fields::display_name keep=fields::is_any
+                        touched=name_t error=text(name_err) disabled=busy
+                        done=never next=Signal::stored(None) on_focus=notify("name") />
+                </Show>
+                <Show when=move || show_postal.get()>
+                    <CardField id="pf-postal" label=label(Key::PostalLabel) name="postal"
+                        autocomplete="postal-code" inputmode="text"
+                        placeholder=label(Key::PostalPlaceholder) value=postal
+                        format=fields::display_postal keep=fields::is_postal_char
+                        touched=postal_t error=text(postal_err) disabled=busy
+                        done=never next=Signal::stored(None) on_focus=notify("postalCode") />
+                </Show>
+                <p class="pf-outcome" data-ok=move || outcome.get().map(|_| "false")>
+                    {move || outcome.get().map(|e| call_message(locale.get(), &e))}
                 </p>
                 <div class="pf-sr" role="status" aria-live="polite">{live}</div>
             </form>

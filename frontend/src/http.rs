@@ -11,6 +11,8 @@ pub struct CallError {
     pub code: String,
     pub message: String,
     pub param: Option<String>,
+    /// Why the issuer declined, when it did (`insufficient_funds`, ...).
+    pub decline_code: Option<String>,
 }
 
 impl CallError {
@@ -19,6 +21,7 @@ impl CallError {
             code: "network_error".into(),
             message: "The payment service could not be reached.".into(),
             param: None,
+            decline_code: None,
         }
     }
 }
@@ -54,6 +57,7 @@ fn decode<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, CallError> 
             code: body.error.code,
             message: body.error.message,
             param: body.error.param,
+            decline_code: body.error.decline_code,
         }),
         Err(_) => Err(CallError::network()),
     }

@@ -3,10 +3,15 @@
 //! (Envelope v1, from `payframe-core`) and talks to the embedding page only through
 //! `postMessage` aimed at the session's registered origin.
 
+pub mod appearance;
 pub mod bridge;
+pub mod caret;
+pub mod field;
 pub mod fields;
 pub mod form;
 pub mod http;
+pub mod i18n;
+pub mod options;
 pub mod params;
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! What embed.js tells the frame through its URL: the session id in the query (so the
 //! gateway can set `frame-ancestors`), and in the fragment — never sent to any server —
-//! the client secret, the embedding page's origin and this instance's channel.
+//! the client secret, the embedding page's origin, this instance's channel and the
+//! merchant's display options (`opts`, URL-encoded JSON; see `options.rs`).
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameParams {
@@ -8,6 +9,8 @@ pub struct FrameParams {
     pub client_secret: String,
     pub parent_origin: String,
     pub channel: String,
+    /// The `opts` JSON text, unchecked; `options::OptionsPatch::parse` reads it.
+    pub options: Option<String>,
 }
 
 /// Decodes `%XX` escapes and `+` of a URL query component.
@@ -35,7 +38,7 @@ fn decode(component: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn get(pairs: &str, key: &str) -> Option<String> {
+pub fn get(pairs: &str, key: &str) -> Option<String> {
     pairs
         .trim_start_matches(['?', '#'])
         .split('&')
@@ -58,6 +61,7 @@ pub fn parse(search: &str, hash: &str) -> Option<FrameParams> {
         client_secret,
         parent_origin: get(hash, "origin")?,
         channel: get(hash, "channel").filter(|c| !c.is_empty())?,
+        options: get(hash, "opts"),
     })
 }
 
@@ -78,6 +82,13 @@ mod tests {
         assert_eq!(p.client_secret, "cs_abc_secret_xyz");
         assert_eq!(p.parent_origin, "http://127.0.0.1:3000");
         assert_eq!(p.channel, "c1");
+        assert_eq!(p.options, None);
+        let p = parse(
+            "?session=cs_abc",
+            "#secret=cs_abc_secret_xyz&origin=o&channel=c&opts=%7B%22locale%22%3A%22pt-BR%22%7D",
+        )
+        .unwrap();
+        assert_eq!(p.options.as_deref(), Some(r#"{"locale":"pt-BR"}"#));
     }
 
     #[test]

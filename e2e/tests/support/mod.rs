@@ -185,6 +185,19 @@ pub fn assert_no_pan(what: &str, haystack: &[u8], pan: &str, search: Search) {
     }
 }
 
+/// Serves `html` at `/` from a third origin (`http://127.0.0.1:<new port>`, neither the
+/// gateway's nor the shop's), for pages that must not be trusted; returns its URL.
+pub async fn serve_foreign_page(html: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(html) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
 #[cfg(test)]
 mod detector_tests {
     use super::{Search, assert_no_pan};
