@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Reproduces the "Confirm path under load" section of BENCHMARKS.md: builds the release
+# gateway (`payframe`) and load generator (`loadgen`), starts the gateway on a free loopback
+# port with a fresh temporary data directory (SQLite, WAL, synchronous = FULL; the simulator
+# answers at once), creates a test merchant, waits for /healthz, measures the crypto-only
+# ceiling (Envelope v1 opens per second on two threads), then drives the confirm path: a
+# warm-up, then the timed confirms at the given concurrency, each on its own session with a
+# freshly sealed envelope. Stops the gateway on exit and prints a Markdown table.
+#
+# The gateway and the load generator share the machine's cores, and anything else running
+# shows in the "other CPU" figure, so read the numbers together with it.
+#
+# Usage: scripts/loadtest.sh
+# Knobs (environment):
+#   LOADTEST_REQUESTS=20000    timed confirms
+#   LOADTEST_WARMUP=2000       confirms before the clock starts
+#   LOADTEST_CONCURRENCY=64    requests in flight
+#   LOADTEST_SEAL=ahead        `ahead`: all envelopes sealed before the clock; `inline`: each
+#                              sealed in the timed loop (the client's HPKE then shares the cores)
+#   LOADTEST_DATA_PARENT=/tmp  where the data directory is made (/dev/shm: no fsync cost)
+#   LOADTEST_CEILING_ITERATIONS=20000  opens per thread for the crypto ceiling
+#   PAYFRAME_LOG=info          the gateway's log filter (its default is info)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+requests=${LOADTEST_REQUESTS:-20000}
+warmup=${LOADTEST_WARMUP:-2000}
+concurrency=${LOADTEST_CONCURRENCY:-64}
+seal=${LOADTEST_SEAL:-ahead}
+data_parent=${LOADTEST_DATA_PARENT:-${TMPDIR:-/tmp}}
+ceiling_iterations=${LOADTEST_CEILING_ITERATIONS:-20000}
+log_filter=${PAYFRAME_LOG:-info}
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+# The value of `key=` in a loadgen --kv output file.
+kv() { sed -n "s/^$1=//p" "$2"; }
+
+step "build (release): payframe, loadgen"
+cargo build --release --locked -p payframe-server -p payframe-loadgen
+bin="${CARGO_TARGET_DIR:-target}/release"
+
+data=$(mktemp -d "$data_parent/payframe-loadtest.XXXXXX")
+scratch=$(mktemp -d)
+gateway_pid=""
+cleanup() {
+    if [[ -n $gateway_pid ]]; then
+        kill "$gateway_pid" 2>/dev/null || true
+        wait "$gateway_pid" 2>/dev/null || true
+    fi
+    rm -rf "$data" "$scratch"
+}
+trap cleanup EXIT
+
+step "merchant and gateway (data dir $data)"
+merchant=$("$bin/payframe" merchant create --data-dir "$data" --name loadtest \
+    --origin https://shop.example --json)
+secret_key=$(printf '%s\n' "$merchant" | sed -n 's/.*"secret_key":"\([^"]*\)".*/\1/p')
+[[ -n $secret_key ]] || {
+    echo "no secret key in: $merchant" >&2
+    exit 1
+}
+port=$("$bin/loadgen" --free-port)
+url="http://127.0.0.1:$port"
+PAYFRAME_LOG=$log_filter "$bin/payframe" serve --listen "127.0.0.1:$port" --data-dir "$data" \
+    --public-url "$url" >"$scratch/gateway.log" 2>&1 &
+gateway_pid=$!
+if ! "$bin/loadgen" --url "$url" --wait-healthz 30; then
+    echo "the gateway did not become healthy; its log:" >&2
+    tail -n 40 "$scratch/gateway.log" >&2
+    exit 1
+fi
+
+load_before=$(load)
+step "crypto-only ceiling: Envelope v1 opens on 2 threads"
+"$bin/loadgen" --crypto-ceiling --threads 2 --iterations "$ceiling_iterations" --kv |
+    tee "$scratch/ceiling"
+
+step "confirm path: $warmup warm-up, then $requests confirms at concurrency $concurrency"
+PAYFRAME_SECRET_KEY=$secret_key "$bin/loadgen" --url "$url" --requests "$requests" \
+    --warmup "$warmup" --concurrency "$concurrency" --seal "$seal" \
+    --gateway-pid "$gateway_pid" --kv | tee "$scratch/load"
+load_after=$(load)
+
+kill "$gateway_pid"
+wait "$gateway_pid" || true
+gateway_pid=""
+log_lines=$(wc -l <"$scratch/gateway.log")
+fs_type=$(df -T "$data" | awk 'NR == 2 { print $2 }')
+
+throughput=$(kv throughput_rps "$scratch/load")
+ceiling=$(kv ceiling_opens_per_s "$scratch/ceiling")
+ratio=$(awk -v t="$throughput" -v c="$ceiling" 'BEGIN { printf "%.1f %%", 100 * t / c }')
+cat <<EOF
+
+| figure | value |
+|---|---:|
+| confirms/s (timed phase: $(kv ok "$scratch/load") ok in $(kv wall_ms "$scratch/load") ms) | $throughput |
+| latency p50 / p90 / p99 / max | $(kv p50_us "$scratch/load") / $(kv p90_us "$scratch/load") / $(kv p99_us "$scratch/load") / $(kv max_us "$scratch/load") µs |
+| errors (by status) | $(kv errors "$scratch/load") ($(kv errors_by_status "$scratch/load")) |
+| crypto-only ceiling: Envelope v1 opens/s on 2 threads | $ceiling ($(kv ceiling_us_per_open "$scratch/ceiling") µs per open per thread) |
+| confirms/s ÷ ceiling | $ratio |
+| CPU in the timed phase, cores of $(kv cores "$scratch/load"): gateway / loadgen / other | $(kv cpu_gateway "$scratch/load") / $(kv cpu_loadgen "$scratch/load") / $(kv cpu_other "$scratch/load") |
+| machine busy / iowait (cores) | $(kv cpu_busy "$scratch/load") / $(kv cpu_iowait "$scratch/load") |
+| other processes, top by CPU (cores) | $(kv top_others "$scratch/load") |
+| concurrency, sealing | $concurrency, $seal |
+| data dir filesystem, PAYFRAME_LOG (gateway log lines) | $fs_type, $log_filter ($log_lines) |
+| load average before → after | $load_before → $load_after |
+EOF
