@@ -277,6 +277,11 @@ _setup_browser() {
         [[ -x $chromium && -x $driver ]] ||
             { _setup_fail "apt installed chromium and chromium-driver, yet $chromium or $driver is missing"; return 1; }
     fi
+    # The frame speaks Simplified Chinese; without a CJK font its screenshots show boxes.
+    if ! fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk'; then
+        _setup_log "installing a CJK font (fonts-wqy-microhei) with apt"
+        _setup_apt_install fonts-wqy-microhei || return 1
+    fi
     export PAYFRAME_CHROMIUM=$chromium CHROMEDRIVER=$driver
 }
 
