@@ -128,7 +128,8 @@ CREATE TABLE idempotency_keys (
     key TEXT NOT NULL,
     request_hash BLOB NOT NULL,
     response_status INTEGER,               -- NULL while the first request is running
-    response_body BLOB,
+    response_body BLOB,                    -- sealed under the master key: it may hold a client secret
+    master_key_id TEXT,
     created_at INTEGER NOT NULL,
     PRIMARY KEY (merchant_id, key)
 );

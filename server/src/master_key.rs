@@ -44,6 +44,7 @@ pub mod purpose {
     pub const CARD_DATA_KEY: &str = "payframe/card-data-key";
     pub const WEBHOOK_SECRET: &str = "payframe/webhook-secret";
     pub const STORED_SECRET: &str = "payframe/stored-secret";
+    pub const IDEMPOTENT_RESPONSE: &str = "payframe/idempotent-response";
 }
 
 pub struct MasterKey {

@@ -122,3 +122,20 @@ async fn keys_expire_after_a_day() {
     );
     assert_eq!(gw.count("sessions").await, 2);
 }
+
+#[tokio::test]
+async fn stored_responses_keep_no_client_secret_in_clear() {
+    let gw = Gateway::start().await;
+    let key = gw.merchant("Shop", &["https://shop.example"]).await;
+    let (_, session) = post_with_key(&gw, &key, "secretive", "/v1/sessions", SESSION).await;
+    let secret = session["client_secret"].as_str().unwrap().to_owned();
+    let pool = sqlx::SqlitePool::connect(gw.db_url()).await.unwrap();
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT response_body FROM idempotency_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    // …and the replay still answers it.
+    let (_, again) = post_with_key(&gw, &key, "secretive", "/v1/sessions", SESSION).await;
+    assert_eq!(again["client_secret"], secret.as_str());
+}

@@ -5,6 +5,7 @@
 
 use super::auth::AuthedMerchant;
 use super::error::ApiError;
+use crate::master_key::purpose;
 use crate::state::AppState;
 use crate::store::IdempotencyClaim;
 use axum::body::{Body, to_bytes};
@@ -75,7 +76,18 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             "idempotency_key_in_use",
             "A request with this Idempotency-Key is still being processed. Retry shortly.",
         ),
-        Ok(IdempotencyClaim::Replay { status, body }) => {
+        Ok(IdempotencyClaim::Replay {
+            status,
+            sealed_body,
+        }) => {
+            let Ok(body) = state
+                .master
+                .unwrap(purpose::IDEMPOTENT_RESPONSE, &sealed_body)
+            else {
+                tracing::error!("a stored idempotent response could not be unsealed");
+                return ApiError::internal().into_response();
+            };
+            let body = body.to_vec();
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut response = (
                 status,
@@ -98,7 +110,14 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             };
             if let Err(err) = state
                 .store
-                .record_idempotent_response(&merchant, &key, parts.status.as_u16(), &body)
+                .record_idempotent_response(
+                    &merchant,
+                    &key,
+                    parts.status.as_u16(),
+                    // Responses can carry a session's client secret: never stored in clear.
+                    &state.master.wrap(purpose::IDEMPOTENT_RESPONSE, &body),
+                    state.master.id(),
+                )
                 .await
             {
                 tracing::error!(error = %err, "could not record an idempotent response");

@@ -9,8 +9,8 @@ use sqlx::Row;
 pub enum IdempotencyClaim {
     /// First use of the key: run the request, then record its response.
     Owner,
-    /// The same request ran before: answer what it answered.
-    Replay { status: u16, body: Vec<u8> },
+    /// The same request ran before: answer what it answered (the body as sealed).
+    Replay { status: u16, sealed_body: Vec<u8> },
     /// The key was used for a different request.
     Mismatch,
     /// The first request with this key has not finished yet.
@@ -64,7 +64,7 @@ impl Store {
                 Some(status) => IdempotencyClaim::Replay {
                     status: u16::try_from(status)
                         .map_err(|_| StoreError::Corrupt("idempotent status"))?,
-                    body: row
+                    sealed_body: row
                         .get::<Option<Vec<u8>>, _>("response_body")
                         .unwrap_or_default(),
                 },
@@ -74,18 +74,22 @@ impl Store {
         Ok(claim)
     }
 
+    /// Records the response; `sealed_body` is the body wrapped by the master key `master_key_id`.
     pub async fn record_idempotent_response(
         &self,
         merchant_id: &str,
         key: &str,
         status: u16,
-        body: &[u8],
+        sealed_body: &[u8],
+        master_key_id: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE idempotency_keys SET response_status = ?, response_body = ? WHERE merchant_id = ? AND key = ?",
+            "UPDATE idempotency_keys SET response_status = ?, response_body = ?, master_key_id = ?
+             WHERE merchant_id = ? AND key = ?",
         )
         .bind(i64::from(status))
-        .bind(body)
+        .bind(sealed_body)
+        .bind(master_key_id)
         .bind(merchant_id)
         .bind(key)
         .execute(&self.pool)

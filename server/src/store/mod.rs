@@ -374,47 +374,47 @@ impl Store {
         rewrap: impl Fn(&str, &[u8]) -> Result<Vec<u8>, E>,
     ) -> Result<Result<u64, E>, StoreError> {
         use crate::master_key::purpose;
-        // (table, key column, wrapped column, purpose)
-        const WRAPPED: &[(&str, &str, &str, &str)] = &[
+        // (table, wrapped column, purpose); rows are addressed by SQLite's rowid.
+        const WRAPPED: &[(&str, &str, &str)] = &[
             (
                 "encryption_keys",
-                "kid",
                 "private_key_wrapped",
                 purpose::HPKE_PRIVATE_KEY,
             ),
-            ("cards", "token", "data_key_wrapped", purpose::CARD_DATA_KEY),
+            ("cards", "data_key_wrapped", purpose::CARD_DATA_KEY),
             (
                 "merchants",
-                "id",
                 "webhook_secret_wrapped",
                 purpose::WEBHOOK_SECRET,
             ),
+            ("wrapped_secrets", "secret_wrapped", purpose::STORED_SECRET),
             (
-                "wrapped_secrets",
-                "name",
-                "secret_wrapped",
-                purpose::STORED_SECRET,
+                "idempotency_keys",
+                "response_body",
+                purpose::IDEMPOTENT_RESPONSE,
             ),
         ];
         let mut tx = self.pool.begin().await?;
         let mut count = 0;
-        for (table, key, column, purpose) in WRAPPED {
-            let rows = sqlx::query(&format!("SELECT {key}, {column} FROM {table}"))
-                .fetch_all(&mut *tx)
-                .await?;
+        for (table, column, purpose) in WRAPPED {
+            let rows = sqlx::query(&format!(
+                "SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL"
+            ))
+            .fetch_all(&mut *tx)
+            .await?;
             for row in rows {
-                let id: String = row.get(0);
+                let rowid: i64 = row.get(0);
                 let blob: Vec<u8> = row.get(1);
                 let rewrapped = match rewrap(purpose, &blob) {
                     Ok(b) => b,
                     Err(e) => return Ok(Err(e)),
                 };
                 sqlx::query(&format!(
-                    "UPDATE {table} SET {column} = ?, master_key_id = ? WHERE {key} = ?"
+                    "UPDATE {table} SET {column} = ?, master_key_id = ? WHERE rowid = ?"
                 ))
                 .bind(rewrapped)
                 .bind(new_master_key_id)
-                .bind(id)
+                .bind(rowid)
                 .execute(&mut *tx)
                 .await?;
                 count += 1;
