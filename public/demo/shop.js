@@ -50,7 +50,7 @@
           window.lastPaymentResult = result;
           show('Paid with ' + result.payment_method.brand + ' ending in ' + result.payment_method.last4 + '.', true);
         }, function (err) {
-          window.lastPaymentError = { code: err.code, message: err.message };
+          window.lastPaymentError = { code: err.code, declineCode: err.decline_code, message: err.message };
           show(err.message || 'Payment failed.', false);
           pay.disabled = false;
         });
