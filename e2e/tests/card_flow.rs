@@ -107,6 +107,20 @@ async fn shopper_pays_and_the_pan_never_leaves_the_frame_in_clear() {
         .wait_for_text(".pf-done", "Card ending in 4242 accepted.")
         .await
         .unwrap();
+    // The gateway sent the frame's wasm compressed (brotli for Chromium).
+    let wasm = browser
+        .eval(
+            "const e = performance.getEntriesByType('resource').find(r => r.name.endsWith('.wasm'));
+             return e ? [e.encodedBodySize, e.decodedBodySize] : null",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (encoded, decoded) = (wasm[0].as_u64().unwrap(), wasm[1].as_u64().unwrap());
+    assert!(
+        encoded * 2 < decoded,
+        "wasm not compressed: {encoded} of {decoded} bytes"
+    );
     browser.switch_to_parent().await.unwrap();
 
     // What the gateway received: a sealed envelope, never the number.

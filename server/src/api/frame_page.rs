@@ -3,11 +3,11 @@
 //! CSP whose `frame-ancestors` are the session's allowed origins: a page of any other
 //! origin cannot embed it.
 
+use super::encoded::Encoded;
 use crate::state::AppState;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::path::Path as FsPath;
 
 struct Asset {
-    bytes: Bytes,
+    file: Encoded,
     content_type: &'static str,
 }
 
@@ -28,7 +28,7 @@ pub struct FramePage {
     /// CSP hashes of the inline module script Trunk writes to start the wasm.
     script_hashes: Vec<String>,
     assets: HashMap<String, Asset>,
-    embed_js: Option<Bytes>,
+    embed_js: Option<Encoded>,
 }
 
 fn content_type(name: &str) -> &'static str {
@@ -83,7 +83,7 @@ impl FramePage {
                     assets.insert(
                         name.clone(),
                         Asset {
-                            bytes: Bytes::from(bytes),
+                            file: Encoded::new(bytes),
                             content_type: content_type(&name),
                         },
                     );
@@ -99,7 +99,7 @@ impl FramePage {
             .unwrap_or_default();
         let embed_js = std::fs::read(public_dir.join("embed.js"))
             .ok()
-            .map(Bytes::from);
+            .map(Encoded::new);
         FramePage {
             index,
             script_hashes,
@@ -218,22 +218,30 @@ pub async fn index(State(state): State<AppState>, Query(q): Query<FrameQuery>) -
         (status = 503, description = "The frame is not built on this gateway.", body = String, content_type = "text/plain"),
     )
 )]
-pub async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+pub async fn asset(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    request: HeaderMap,
+) -> Response {
     let page = &state.frame_page;
     if file == "index.html" {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
     match page.assets.get(&file) {
-        Some(asset) => (
-            [
-                (header::CONTENT_TYPE, asset.content_type),
-                // Trunk puts a content hash in every asset name.
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            asset.bytes.clone(),
-        )
-            .into_response(),
+        Some(asset) => {
+            let (encoding, body) = asset.file.pick(&request);
+            (
+                encoding,
+                [
+                    (header::CONTENT_TYPE, asset.content_type),
+                    // Trunk puts a content hash in every asset name.
+                    (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                ],
+                body,
+            )
+                .into_response()
+        }
         None if page.index.is_none() => not_built(),
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
@@ -251,18 +259,22 @@ pub async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> R
         (status = 404, description = "`embed.js` is not installed on this gateway.", body = String, content_type = "text/plain"),
     )
 )]
-pub async fn embed_js(State(state): State<AppState>) -> Response {
+pub async fn embed_js(State(state): State<AppState>, request: HeaderMap) -> Response {
     match &state.frame_page.embed_js {
-        Some(bytes) => (
-            [
-                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-                (header::CACHE_CONTROL, "public, max-age=300"),
-                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            bytes.clone(),
-        )
-            .into_response(),
+        Some(file) => {
+            let (encoding, body) = file.pick(&request);
+            (
+                encoding,
+                [
+                    (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                    (header::CACHE_CONTROL, "public, max-age=300"),
+                    (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                ],
+                body,
+            )
+                .into_response()
+        }
         None => (StatusCode::NOT_FOUND, "embed.js not found").into_response(),
     }
 }

@@ -2,6 +2,7 @@
 //! passes (request id and log line, body size limit).
 
 pub mod auth;
+pub mod encoded;
 pub mod error;
 pub mod frame;
 pub mod frame_page;
