@@ -6,7 +6,7 @@
 # This file owns:
 #   setup_build_tools  the wasm32 Rust target, Trunk, wasm-bindgen-cli and
 #                      wasm-opt, everything needed to build the frame;
-#   setup_test_tools   the above plus Chromium, ChromeDriver and a PostgreSQL
+#   setup_test_tools   the above plus Chromium, ChromeDriver, axe-core and a PostgreSQL
 #                      database for the tests.
 # Pinned versions come from tools.versions at the repo root; the wasm-bindgen
 # version comes from Cargo.lock.
@@ -236,6 +236,25 @@ _setup_wasm_opt() {
     export PAYFRAME_WASM_OPT_VERSION="version_$want"
 }
 
+# axe-core (npm) for the accessibility checks the end-to-end tests run inside the frame.
+_setup_axe() {
+    local want dir file
+    want=$(_setup_pin AXE_CORE_NPM_VERSION) || return 1
+    dir="$PAYFRAME_TOOLS/axe-core-$want"
+    file="$dir/node_modules/axe-core/axe.min.js"
+    if [[ -s $file ]]; then
+        _setup_log "axe-core $want present in $dir"
+    else
+        command -v npm >/dev/null 2>&1 || _setup_apt_install nodejs npm || return 1
+        _setup_log "installing axe-core@$want from npm into $dir"
+        mkdir -p "$dir" || { _setup_fail "cannot create $dir"; return 1; }
+        (cd "$dir" && _setup_run_logged "npm-axe-core-$want" npm install --prefix "$dir" \
+            --no-audit --no-fund "axe-core@$want") || return 1
+        [[ -s $file ]] || { _setup_fail "npm package axe-core@$want did not provide $file"; return 1; }
+    fi
+    export PAYFRAME_AXE_JS=$file
+}
+
 setup_build_tools() {
     export PAYFRAME_TOOLS="${PAYFRAME_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/payframe-tools}"
     mkdir -p "$PAYFRAME_TOOLS" || { _setup_fail "cannot create $PAYFRAME_TOOLS"; return 1; }
@@ -412,6 +431,7 @@ _setup_postgres() {
 setup_test_tools() {
     setup_build_tools || return 1
     _setup_browser || return 1
+    _setup_axe || return 1
     _setup_postgres || return 1
 }
 

@@ -392,7 +392,7 @@ fn card_form(params: FrameParams, options: OptionsPatch, languages: Vec<String>)
             .or_else(|| outcome.get().map(|e| call_message(locale.get(), &e)))
     };
 
-    move || {
+    let body = move || {
         match stage.get() {
         Stage::Loading => {
             view! { <p class="pf-loading" aria-busy="true">{move || t(locale.get(), Key::Loading)}</p> }
@@ -462,6 +462,13 @@ fn card_form(params: FrameParams, options: OptionsPatch, languages: Vec<String>)
         }
         .into_any(),
     }
+    };
+    // A landmark and a heading, so a screen reader entering the frame knows where it is.
+    view! {
+        <main class="pf-main">
+            <h1 class="pf-sr">{move || t(locale.get(), Key::FrameTitle)}</h1>
+            {body}
+        </main>
     }
 }
 
