@@ -6,52 +6,15 @@ mod support;
 
 use payframe_e2e::Browser;
 use serde_json::Value;
+use support::checkout::{self, pay, type_card};
 use support::{Search, Stack, assert_no_pan};
 
 const PAN: &str = "4242424242424242";
 
 async fn open_checkout(stack: &Stack) -> Browser {
     let browser = Browser::start().await.expect("start Chromium");
-    browser.goto(&stack.shop_url).await.unwrap();
-    browser.wait_for("#pay:not([disabled])").await.unwrap();
+    checkout::open_checkout(&browser, &stack.shop_url).await;
     browser
-}
-
-async fn type_card(browser: &Browser, number: &str, expiry: &str, cvc: &str) {
-    browser.switch_to_frame("#card iframe").await.unwrap();
-    for (field, value) in [
-        ("#pf-number", number),
-        ("#pf-expiry", expiry),
-        ("#pf-cvc", cvc),
-    ] {
-        browser
-            .wait_for(field)
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
-    browser.switch_to_parent().await.unwrap();
-}
-
-/// Clicks the shop's Pay button and waits for the promise of `submit()` to settle.
-async fn pay(browser: &Browser) -> Value {
-    browser
-        .wait_for("#pay")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until(
-            "return window.lastPaymentResult ? {ok: window.lastPaymentResult} \
-             : window.lastPaymentError ? {err: window.lastPaymentError} : null",
-            vec![],
-        )
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

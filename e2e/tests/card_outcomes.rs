@@ -7,40 +7,12 @@ mod support;
 use payframe_e2e::Browser;
 use serde_json::Value;
 use support::Stack;
+use support::checkout::{open_checkout, pay, type_card};
 
-async fn pay(browser: &Browser, shop: &str, number: &str, cvc: &str) -> Value {
-    browser.goto(shop).await.unwrap();
-    browser.wait_for("#pay:not([disabled])").await.unwrap();
-    browser.switch_to_frame("#card iframe").await.unwrap();
-    for (field, value) in [
-        ("#pf-number", number),
-        ("#pf-expiry", "12 / 30"),
-        ("#pf-cvc", cvc),
-    ] {
-        browser
-            .wait_for(field)
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
-    }
-    browser.switch_to_parent().await.unwrap();
-    browser
-        .wait_for("#pay")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_until(
-            "return window.lastPaymentResult ? {ok: window.lastPaymentResult} \
-             : window.lastPaymentError ? {err: window.lastPaymentError} : null",
-            vec![],
-        )
-        .await
-        .unwrap()
+async fn pay_with(browser: &Browser, shop: &str, number: &str, cvc: &str) -> Value {
+    open_checkout(browser, shop).await;
+    type_card(browser, number, "12 / 30", cvc).await;
+    pay(browser).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,7 +24,7 @@ async fn every_test_card_has_its_outcome_through_the_frame() {
         ("5555 5555 5555 4444", "123", "mastercard"),
         ("3782 822463 10005", "1234", "amex"),
     ] {
-        let outcome = pay(&browser, &stack.shop_url, number, cvc).await;
+        let outcome = pay_with(&browser, &stack.shop_url, number, cvc).await;
         assert_eq!(
             outcome["ok"]["payment_method"]["brand"], brand,
             "{number}: {outcome}"
@@ -69,7 +41,7 @@ async fn every_test_card_has_its_outcome_through_the_frame() {
         ("4000 0000 0000 0127", "incorrect_cvc"),
         ("4000 0000 0000 0119", "processing_error"),
     ] {
-        let outcome = pay(&browser, &stack.shop_url, number, "123").await;
+        let outcome = pay_with(&browser, &stack.shop_url, number, "123").await;
         assert_eq!(
             outcome["err"]["code"], "card_declined",
             "{number}: {outcome}"

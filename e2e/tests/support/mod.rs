@@ -4,6 +4,8 @@
 // Shared by several test binaries; each uses only part of it.
 #![allow(dead_code)]
 
+pub mod checkout;
+
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::middleware::Next;
