@@ -230,6 +230,10 @@ fn card_form(params: FrameParams, options: OptionsPatch, languages: Vec<String>)
                     session.set(Some(s));
                     stage.set(Stage::Ready);
                     bridge.post("ready", json!({}));
+                    // For measuring start-up (BENCHMARKS.md): time since this frame's navigation.
+                    if let Some(performance) = window().performance() {
+                        let _ = performance.mark("payframe-ready");
+                    }
                 }
                 Err(e) => {
                     stage.set(Stage::Refused(Key::LoadFailed));

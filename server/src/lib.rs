@@ -50,7 +50,12 @@ pub async fn build_state(
     let master = Arc::new(master);
     let keyring = keys::Keyring::load(&store, &master, settings.key_grace_seconds, clock()).await?;
     let vault = vault::Vault::load(&store, master.clone(), clock()).await?;
-    let frame_page = api::frame_page::FramePage::load(&settings.frame_dir, &settings.public_dir);
+    // Reading and compressing the frame's files is CPU work for a blocking thread.
+    let (frame_dir, public_dir) = (settings.frame_dir.clone(), settings.public_dir.clone());
+    let frame_page = tokio::task::spawn_blocking(move || {
+        api::frame_page::FramePage::load(&frame_dir, &public_dir)
+    })
+    .await?;
     Ok(AppState {
         store,
         vault: Arc::new(vault),

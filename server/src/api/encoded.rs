@@ -1,15 +1,15 @@
-//! Static files with their gzip and brotli encodings, each made once (on first request) and
-//! kept, and the choice among them by the request's `Accept-Encoding`.
+//! Static files with their gzip and brotli encodings, made once when the file is loaded
+//! (brotli at quality 11 takes most of a second for the frame's wasm: too much for a
+//! request), and the choice among them by the request's `Accept-Encoding`.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, header};
 use std::io::Write;
-use std::sync::OnceLock;
 
 pub struct Encoded {
     identity: Bytes,
-    gzip: OnceLock<Bytes>,
-    brotli: OnceLock<Bytes>,
+    gzip: Bytes,
+    brotli: Bytes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,40 +45,22 @@ fn choose(accept: Option<&HeaderValue>) -> Coding {
 }
 
 impl Encoded {
+    /// Encodes `bytes` at once: CPU-heavy, so call it off the async runtime.
     pub fn new(bytes: Vec<u8>) -> Encoded {
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gzip.write_all(&bytes).expect("writing to memory");
+        let gzip = Bytes::from(gzip.finish().expect("writing to memory"));
+        let mut brotli = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            ..Default::default()
+        };
+        brotli::BrotliCompress(&mut &bytes[..], &mut brotli, &params).expect("writing to memory");
         Encoded {
             identity: Bytes::from(bytes),
-            gzip: OnceLock::new(),
-            brotli: OnceLock::new(),
+            gzip,
+            brotli: Bytes::from(brotli),
         }
-    }
-
-    fn gzip(&self) -> Bytes {
-        self.gzip
-            .get_or_init(|| {
-                let mut encoder =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-                encoder
-                    .write_all(&self.identity)
-                    .expect("writing to memory");
-                Bytes::from(encoder.finish().expect("writing to memory"))
-            })
-            .clone()
-    }
-
-    fn brotli(&self) -> Bytes {
-        self.brotli
-            .get_or_init(|| {
-                let mut out = Vec::new();
-                let params = brotli::enc::BrotliEncoderParams {
-                    quality: 11,
-                    ..Default::default()
-                };
-                brotli::BrotliCompress(&mut &self.identity[..], &mut out, &params)
-                    .expect("writing to memory");
-                Bytes::from(out)
-            })
-            .clone()
     }
 
     /// The body to send for a request with `request_headers`, and the response headers
@@ -89,11 +71,11 @@ impl Encoded {
         let body = match choose(request_headers.get(header::ACCEPT_ENCODING)) {
             Coding::Brotli => {
                 headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
-                self.brotli()
+                self.brotli.clone()
             }
             Coding::Gzip => {
                 headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                self.gzip()
+                self.gzip.clone()
             }
             Coding::Identity => self.identity.clone(),
         };
