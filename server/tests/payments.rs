@@ -351,3 +351,47 @@ async fn listing_pages_newest_first_and_other_merchants_see_nothing() {
     .await;
     assert_error(&refused, StatusCode::NOT_FOUND, "resource_missing", None);
 }
+
+/// Makes every INSERT into `table` fail, as a full disk would.
+async fn break_inserts(gw: &Gateway, table: &str) {
+    let pool = sqlx::SqlitePool::connect(gw.db_url()).await.unwrap();
+    sqlx::query(&format!(
+        "CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_confirm_that_cannot_be_recorded_after_authorizing_keeps_the_session_held() {
+    let gw = Gateway::start().await;
+    let key = gw.merchant("Shop", &[SHOP]).await;
+    break_inserts(&gw, "payments").await;
+    let checkout = session(&gw, &key, json!({"amount": 2000, "currency": "brl"})).await;
+    let (status, _) = pay_with(&gw, &checkout, "4242424242424242").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    // The processor did authorize, so no other card may be charged for this session.
+    let pan = payframe_core::Pan::parse("4242424242424242").unwrap();
+    let brl = payframe_core::Currency::parse("brl").unwrap();
+    let balance = gw.state().simulator.balance(&pan, brl).unwrap();
+    assert_eq!(
+        balance.available(),
+        payframe_server::processors::simulator::DEFAULT_BALANCE - 2000,
+        "the card was charged once"
+    );
+    assert_eq!(gw.session_status(&key, &checkout.id).await, "processing");
+    let again = pay_with(&gw, &checkout, "5555555555554444").await;
+    assert_error(&again, StatusCode::CONFLICT, "session_processing", None);
+}
+
+#[tokio::test]
+async fn a_confirm_that_fails_before_the_processor_frees_the_session() {
+    let gw = Gateway::start().await;
+    let key = gw.merchant("Shop", &[SHOP]).await;
+    break_inserts(&gw, "cards").await;
+    let checkout = session(&gw, &key, json!({"amount": 2000, "currency": "brl"})).await;
+    let (status, _) = pay_with(&gw, &checkout, "4242424242424242").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(gw.session_status(&key, &checkout.id).await, "open");
+}

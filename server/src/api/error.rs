@@ -135,7 +135,7 @@ impl From<crate::payments::flow::FlowError> for ApiError {
                 "livemode_unavailable",
                 "Live mode has no processor connector configured on this gateway.",
             ),
-            FlowError::InvalidSession | FlowError::Store(_) => {
+            FlowError::InvalidSession | FlowError::Store(_) | FlowError::Unrecorded(_) => {
                 tracing::error!(error = %err, "payment flow failed");
                 ApiError::internal()
             }

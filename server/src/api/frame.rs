@@ -248,11 +248,16 @@ pub async fn confirm(
         return Err(session_completed());
     }
     let result = vault_and_pay(&state, &session, pan, expiry, cvc, now).await;
-    if result.is_err() {
-        // Nothing was charged (a processor answer is always recorded): let the shopper retry.
-        state.store.release_session(&session.id).await?;
+    if let Err(err) = &result {
+        if err.processor_answered() {
+            // Money may have moved: keep the session held rather than let another card in.
+            tracing::error!(session = %session.id, error = %err, "confirm not recorded; session held");
+        } else {
+            // Nothing reached the processor: let the shopper retry.
+            state.store.release_session(&session.id).await?;
+        }
     }
-    let (token, payment_method, record) = result?;
+    let (token, payment_method, record) = result.map_err(ApiError::from)?;
     tracing::info!(
         session = %session.id,
         payment = %record.id,
@@ -286,7 +291,7 @@ async fn vault_and_pay(
     expiry: Expiry,
     cvc: Cvc,
     now: i64,
-) -> Result<(String, PaymentMethodView, PaymentRecord), ApiError> {
+) -> Result<(String, PaymentMethodView, PaymentRecord), flow::FlowError> {
     let sealed = state.vault.seal(&pan);
     let token = crate::ids::new_id("tok");
     let brand = pan.brand().map_or("unknown", |b| b.as_str());

@@ -32,6 +32,17 @@ pub enum FlowError {
     InvalidSession,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The processor answered but the payment could not be stored: its session stays held
+    /// (`processing`) so no second card is charged; reconcile by the `pay_…:authorize` reference.
+    #[error("the processor's answer could not be recorded: {0}")]
+    Unrecorded(StoreError),
+}
+
+impl FlowError {
+    /// Whether the processor may have moved money for this request.
+    pub fn processor_answered(&self) -> bool {
+        matches!(self, FlowError::Unrecorded(_))
+    }
 }
 
 /// What the API shows of the card beside the payment.
@@ -87,10 +98,12 @@ pub async fn pay_session(
         })
         .await;
     let outcome = apply_authorization(connector, &mut record, answer, now).await?;
+    // The processor has answered: a failure to record that must not free the session.
     state
         .store
         .save_payment(&mut record, Some(outcome), None)
-        .await?;
+        .await
+        .map_err(FlowError::Unrecorded)?;
     Ok(record)
 }
 
