@@ -98,6 +98,26 @@ pub struct NewCard<'a> {
     pub created_at: i64,
 }
 
+/// Stores a secret key's hash; the key itself is shown once and never stored.
+async fn insert_api_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    key_id: &str,
+    merchant_id: &str,
+    key_hash: &[u8],
+    livemode: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO api_keys (id, merchant_id, key_hash, livemode, created_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(key_id)
+        .bind(merchant_id)
+        .bind(key_hash)
+        .bind(livemode)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 fn json_list(text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt("origin list"))
 }
@@ -152,16 +172,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO api_keys (id, merchant_id, key_hash, livemode, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(key_id)
-        .bind(m.id)
-        .bind(key_hash)
-        .bind(livemode)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_api_key(&mut tx, key_id, m.id, key_hash, livemode, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -190,14 +201,7 @@ impl Store {
             .bind(livemode)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO api_keys (id, merchant_id, key_hash, livemode, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(key_id)
-            .bind(merchant_id)
-            .bind(key_hash)
-            .bind(livemode)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        insert_api_key(&mut tx, key_id, merchant_id, key_hash, livemode, now).await?;
         tx.commit().await?;
         Ok(true)
     }
