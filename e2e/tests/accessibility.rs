@@ -5,6 +5,7 @@ mod support;
 
 use payframe_e2e::Browser;
 use serde_json::Value;
+use support::checkout::open_checkout;
 use support::{Stack, workspace_root};
 
 /// axe-core's source: `PAYFRAME_AXE_JS` (set by scripts/setup.sh), else where setup puts it.
@@ -56,14 +57,11 @@ async fn the_frame_has_no_axe_violations_in_any_language_or_theme() {
     let axe = axe_source();
     let browser = Browser::start().await.unwrap();
     for (locale, theme) in [("en", "default"), ("pt-BR", "night"), ("zh-CN", "flat")] {
-        browser
-            .goto(&format!(
-                "{}/?locale={locale}&theme={theme}",
-                stack.shop_url
-            ))
-            .await
-            .unwrap();
-        browser.wait_for("#pay:not([disabled])").await.unwrap();
+        open_checkout(
+            &browser,
+            &format!("{}/?locale={locale}&theme={theme}", stack.shop_url),
+        )
+        .await;
         browser.switch_to_frame("#card iframe").await.unwrap();
         browser.wait_for("#pf-number").await.unwrap();
         let empty = violations(&browser, &axe).await;
