@@ -29,6 +29,9 @@ trunk build --release --skip-version-check
 step "native tests (unit, API, end-to-end in Chromium)"
 cargo test --locked 2>&1 | tally
 
+step "integration suite again on PostgreSQL (a fresh database per test)"
+PAYFRAME_TEST_BACKEND=postgres cargo test --locked -p payframe-server 2>&1 | tally
+
 step "wasm tests in headless Chromium"
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/scripts/webdriver.json"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \

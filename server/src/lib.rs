@@ -13,6 +13,7 @@ pub mod rotation;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod testing;
 pub mod vault;
 
 pub use api::app;
@@ -46,7 +47,7 @@ pub async fn build_state(
     settings: Settings,
     clock: Clock,
 ) -> anyhow::Result<AppState> {
-    let store = store::Store::connect(database_url).await?;
+    let store = store::Store::connect_with(database_url, &settings.pool).await?;
     let master = Arc::new(master);
     let keyring = keys::Keyring::load(&store, &master, settings.key_grace_seconds, clock()).await?;
     let vault = vault::Vault::load(&store, master.clone(), clock()).await?;

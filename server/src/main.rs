@@ -4,8 +4,10 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use payframe_server::master_key::MasterKey;
+use payframe_server::store::{PoolSettings, Store};
 use payframe_server::{Settings, build_state, system_clock};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "payframe", version, about = "Payframe payment gateway")]
@@ -19,9 +21,20 @@ struct Common {
     /// Directory for the SQLite database and the master key file.
     #[arg(long, env = "PAYFRAME_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
-    /// Database URL; default: SQLite in the data directory.
+    /// Database URL, `sqlite://…` or `postgres://…`; default: SQLite in the data directory.
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
+    /// Database connections this instance may hold (with several instances on one
+    /// PostgreSQL, keep instances × this under the server's max_connections).
+    #[arg(long, env = "PAYFRAME_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    db_max_connections: u32,
+    /// PostgreSQL cancels statements (and lock waits) that run longer than this.
+    #[arg(
+        long,
+        env = "PAYFRAME_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    db_statement_timeout_ms: u64,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "PAYFRAME_LOG_JSON")]
     log_json: bool,
@@ -125,6 +138,18 @@ impl Common {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("payframe.db").display()))
     }
 
+    fn pool_settings(&self) -> PoolSettings {
+        PoolSettings {
+            max_connections: self.db_max_connections,
+            statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+            ..PoolSettings::default()
+        }
+    }
+
+    async fn store(&self) -> anyhow::Result<Store> {
+        Ok(Store::connect_with(&self.database_url(), &self.pool_settings()).await?)
+    }
+
     fn master_key(&self) -> anyhow::Result<MasterKey> {
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
@@ -132,7 +157,8 @@ impl Common {
         Ok(MasterKey::load(from_env.as_deref(), &self.data_dir)?)
     }
 
-    async fn state(&self, settings: Settings) -> anyhow::Result<payframe_server::AppState> {
+    async fn state(&self, mut settings: Settings) -> anyhow::Result<payframe_server::AppState> {
+        settings.pool = self.pool_settings();
         build_state(
             &self.database_url(),
             self.master_key()?,
@@ -169,9 +195,12 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             tracing::info!(%listen, %public_url, "payframe gateway listening");
-            axum::serve(listener, payframe_server::app(state))
+            axum::serve(listener, payframe_server::app(state.clone()))
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
+            // In-flight requests have finished; give the connections back cleanly.
+            state.store.close().await;
+            tracing::info!("stopped");
         }
         Command::Merchant {
             command:
@@ -215,7 +244,7 @@ async fn main() -> anyhow::Result<()> {
                     json,
                 },
         } => {
-            let store = payframe_server::store::Store::connect(&common.database_url()).await?;
+            let store = common.store().await?;
             let now = payframe_server::system_clock()();
             let secret_key =
                 payframe_server::merchants::roll_key(&store, &merchant, live, now).await?;
@@ -246,8 +275,8 @@ async fn main() -> anyhow::Result<()> {
             rotate_master(&common).await?;
         }
         Command::Migrate { common } => {
-            payframe_server::store::Store::connect(&common.database_url()).await?;
-            println!("migrations applied");
+            let store = common.store().await?;
+            println!("migrations applied ({})", store.backend().as_str());
         }
     }
     Ok(())
@@ -256,7 +285,7 @@ async fn main() -> anyhow::Result<()> {
 async fn rotate_master(common: &Common) -> anyhow::Result<()> {
     use payframe_server::master_key::{KEY_FILE, NEXT_KEY_FILE};
     let old = common.master_key()?;
-    let store = payframe_server::store::Store::connect(&common.database_url()).await?;
+    let store = common.store().await?;
     let from_env = std::env::var_os("PAYFRAME_MASTER_KEY").is_some();
     let new = match std::env::var("PAYFRAME_NEW_MASTER_KEY") {
         Ok(text) => MasterKey::from_base64(&text)?,

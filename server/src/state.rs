@@ -35,6 +35,8 @@ pub struct Settings {
     pub envelope_max_age_seconds: i64,
     /// How long a retired encryption key still opens envelopes.
     pub key_grace_seconds: i64,
+    /// Database connections and timeouts.
+    pub pool: crate::store::PoolSettings,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ impl Settings {
             session_ttl_seconds: 30 * 60,
             envelope_max_age_seconds: 10 * 60,
             key_grace_seconds: 24 * 60 * 60,
+            pool: crate::store::PoolSettings::default(),
         }
     }
 }

@@ -129,7 +129,7 @@ async fn stored_responses_keep_no_client_secret_in_clear() {
     let key = gw.merchant("Shop", &["https://shop.example"]).await;
     let (_, session) = post_with_key(&gw, &key, "secretive", "/v1/sessions", SESSION).await;
     let secret = session["client_secret"].as_str().unwrap().to_owned();
-    let pool = sqlx::SqlitePool::connect(gw.db_url()).await.unwrap();
+    let pool = gw.raw_pool().await;
     let stored: Vec<u8> = sqlx::query_scalar("SELECT response_body FROM idempotency_keys")
         .fetch_one(&pool)
         .await

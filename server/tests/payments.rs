@@ -7,6 +7,7 @@ mod common;
 use axum::http::StatusCode;
 use common::{Checkout, Gateway, assert_error, card, sealed};
 use payframe_server::processors::simulator::Fault;
+use payframe_server::store::Backend;
 use serde_json::{Value, json};
 
 const SHOP: &str = "https://shop.example";
@@ -354,13 +355,22 @@ async fn listing_pages_newest_first_and_other_merchants_see_nothing() {
 
 /// Makes every INSERT into `table` fail, as a full disk would.
 async fn break_inserts(gw: &Gateway, table: &str) {
-    let pool = sqlx::SqlitePool::connect(gw.db_url()).await.unwrap();
-    sqlx::query(&format!(
-        "CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-    ))
-    .execute(&pool)
-    .await
-    .unwrap();
+    let pool = gw.raw_pool().await;
+    let statements = match payframe_server::testing::backend() {
+        Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )],
+        Backend::Postgres => vec![
+            "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION disk_full()"
+            ),
+        ],
+    };
+    for statement in statements {
+        sqlx::raw_sql(&statement).execute(&pool).await.unwrap();
+    }
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ impl Store {
     ) -> Result<IdempotencyClaim, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "DELETE FROM idempotency_keys WHERE merchant_id = ? AND key = ? AND created_at <= ?",
+            "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND created_at <= $3",
         )
         .bind(merchant_id)
         .bind(key)
@@ -38,7 +38,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (merchant_id, key, request_hash, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO idempotency_keys (merchant_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (merchant_id, key) DO NOTHING",
         )
         .bind(merchant_id)
@@ -51,7 +51,7 @@ impl Store {
             IdempotencyClaim::Owner
         } else {
             let row = sqlx::query(
-                "SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE merchant_id = ? AND key = ?",
+                "SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE merchant_id = $1 AND key = $2",
             )
             .bind(merchant_id)
             .bind(key)
@@ -84,8 +84,8 @@ impl Store {
         master_key_id: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE idempotency_keys SET response_status = ?, response_body = ?, master_key_id = ?
-             WHERE merchant_id = ? AND key = ?",
+            "UPDATE idempotency_keys SET response_status = $1, response_body = $2, master_key_id = $3
+             WHERE merchant_id = $4 AND key = $5",
         )
         .bind(i64::from(status))
         .bind(sealed_body)

@@ -1,6 +1,8 @@
-//! Storage: the gateway's tables behind a small set of typed operations (SQLite via sqlx,
-//! WAL and `synchronous = FULL`, since these rows are money and cards). Handlers never
-//! write SQL; what must change together is written in one transaction here.
+//! Storage: the gateway's tables behind a small set of typed operations, on SQLite (the
+//! embedded default: WAL and `synchronous = FULL`, since these rows are money and cards) or
+//! PostgreSQL, chosen by the URL. Both run the same SQL through sqlx's `Any` driver, so the
+//! two backends cannot drift apart; each has its own migrations with the same meaning.
+//! Handlers never write SQL; what must change together is written in one transaction here.
 
 mod idempotency;
 mod payments;
@@ -9,10 +11,12 @@ pub use idempotency::IdempotencyClaim;
 
 pub use payments::{NewRefund, PaymentRecord, RefundRow, SessionOutcome};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
-use std::str::FromStr;
-use std::time::Duration;
+mod connect;
+
+pub use connect::{Backend, PoolSettings};
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -20,13 +24,32 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("DATABASE_URL must start with sqlite: or postgres://")]
+    UnsupportedUrl,
     #[error("stored data is corrupt: {0}")]
     Corrupt(&'static str),
 }
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A transaction on either backend.
+type Tx<'a> = sqlx::Transaction<'a, Any>;
+
+/// Reads a boolean column: PostgreSQL has a boolean type, SQLite stores 0 or 1.
+fn get_bool(r: &AnyRow, column: &str) -> Result<bool, StoreError> {
+    match r.try_get::<bool, _>(column) {
+        Ok(b) => Ok(b),
+        Err(_) => Ok(r.try_get::<i64, _>(column)? != 0),
+    }
+}
+
+/// Reads a small non-negative integer column (a month, a year).
+fn get_u32(r: &AnyRow, column: &'static str) -> Result<u32, StoreError> {
+    u32::try_from(r.try_get::<i64, _>(column)?).map_err(|_| StoreError::Corrupt(column))
 }
 
 pub struct NewMerchant<'a> {
@@ -100,14 +123,14 @@ pub struct NewCard<'a> {
 
 /// Stores a secret key's hash; the key itself is shown once and never stored.
 async fn insert_api_key(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut Tx<'_>,
     key_id: &str,
     merchant_id: &str,
     key_hash: &[u8],
     livemode: bool,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO api_keys (id, merchant_id, key_hash, livemode, created_at) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO api_keys (id, merchant_id, key_hash, livemode, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(key_id)
         .bind(merchant_id)
         .bind(key_hash)
@@ -123,26 +146,44 @@ fn json_list(text: &str) -> Result<Vec<String>, StoreError> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` and applies migrations.
+    /// Opens the database at `url` (`sqlite://…`, created if missing, or `postgres://…`)
+    /// with default pool settings and applies migrations.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        let store = Store { pool };
+        Store::connect_with(url, &PoolSettings::default()).await
+    }
+
+    pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Store, StoreError> {
+        let (pool, backend) = connect::open(url, settings).await?;
+        let store = Store { pool, backend };
         store.migrate().await?;
         Ok(store)
     }
 
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the backend's pending migrations (several instances starting at once are
+    /// safe: sqlx takes a database lock while migrating).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
         Ok(())
+    }
+
+    /// Waits for checked-out connections to come back, then closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -161,7 +202,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO merchants (id, name, origins, webhook_url, webhook_secret_wrapped, master_key_id, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(m.id)
         .bind(m.name)
@@ -188,14 +229,14 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let known = sqlx::query("SELECT 1 FROM merchants WHERE id = ?")
+        let known = sqlx::query("SELECT 1 FROM merchants WHERE id = $1")
             .bind(merchant_id)
             .fetch_optional(&mut *tx)
             .await?;
         if known.is_none() {
             return Ok(false);
         }
-        sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE merchant_id = ? AND livemode = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE merchant_id = $2 AND livemode = $3 AND revoked_at IS NULL")
             .bind(now)
             .bind(merchant_id)
             .bind(livemode)
@@ -214,7 +255,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT m.id, m.name, m.origins, k.id AS key_id, k.key_hash, k.livemode FROM api_keys k
              JOIN merchants m ON m.id = k.merchant_id
-             WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
         )
         .bind(key_hash)
         .fetch_optional(&self.pool)
@@ -228,7 +269,7 @@ impl Store {
                 },
                 r.get("key_id"),
                 r.get("key_hash"),
-                r.get("livemode"),
+                get_bool(&r, "livemode")?,
             ))
         })
         .transpose()
@@ -238,7 +279,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO sessions (id, merchant_id, client_secret_hash, amount, currency, reference,
                                    allowed_origins, status, capture_method, livemode, expires_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&s.id)
         .bind(&s.merchant_id)
@@ -258,7 +299,7 @@ impl Store {
     }
 
     pub async fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query("SELECT * FROM sessions WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM sessions WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -274,7 +315,7 @@ impl Store {
                 status: r.get("status"),
                 capture_method: r.get("capture_method"),
                 declined_attempts: r.get("declined_attempts"),
-                livemode: r.get("livemode"),
+                livemode: get_bool(&r, "livemode")?,
                 expires_at: r.get("expires_at"),
                 created_at: r.get("created_at"),
             })
@@ -287,7 +328,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO cards (token, merchant_id, session_id, brand, bin, last4, exp_month, exp_year,
                                 fingerprint, pan_ciphertext, data_key_wrapped, master_key_id, single_use, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(card.token)
         .bind(card.merchant_id)
@@ -295,8 +336,8 @@ impl Store {
         .bind(card.brand)
         .bind(card.bin)
         .bind(card.last4)
-        .bind(card.exp_month)
-        .bind(card.exp_year)
+        .bind(i64::from(card.exp_month))
+        .bind(i64::from(card.exp_year))
         .bind(card.fingerprint)
         .bind(card.pan_ciphertext)
         .bind(card.data_key_wrapped)
@@ -312,7 +353,7 @@ impl Store {
     /// several concurrent confirms gets it, so a session is never charged twice.
     pub async fn claim_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         let updated = sqlx::query(
-            "UPDATE sessions SET status = 'processing' WHERE id = ? AND status = 'open' AND expires_at > ?",
+            "UPDATE sessions SET status = 'processing' WHERE id = $1 AND status = 'open' AND expires_at > $2",
         )
         .bind(id)
         .bind(now)
@@ -324,7 +365,7 @@ impl Store {
     /// Gives a claimed session back (`processing → open`) when its confirm failed before
     /// any processor answer was recorded.
     pub async fn release_session(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET status = 'open' WHERE id = ? AND status = 'processing'")
+        sqlx::query("UPDATE sessions SET status = 'open' WHERE id = $1 AND status = 'processing'")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -333,10 +374,11 @@ impl Store {
 
     /// The stored ciphertext of a vaulted card, for detokenisation inside the server.
     pub async fn card_secret(&self, token: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
-        let row = sqlx::query("SELECT pan_ciphertext, data_key_wrapped FROM cards WHERE token = ?")
-            .bind(token)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT pan_ciphertext, data_key_wrapped FROM cards WHERE token = $1")
+                .bind(token)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| (r.get("pan_ciphertext"), r.get("data_key_wrapped"))))
     }
 
@@ -349,7 +391,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO wrapped_secrets (name, secret_wrapped, master_key_id, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO wrapped_secrets (name, secret_wrapped, master_key_id, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
@@ -362,7 +404,7 @@ impl Store {
     }
 
     pub async fn stored_secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT secret_wrapped FROM wrapped_secrets WHERE name = ?")
+        let row = sqlx::query("SELECT secret_wrapped FROM wrapped_secrets WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -378,49 +420,66 @@ impl Store {
         rewrap: impl Fn(&str, &[u8]) -> Result<Vec<u8>, E>,
     ) -> Result<Result<u64, E>, StoreError> {
         use crate::master_key::purpose;
-        // (table, wrapped column, purpose); rows are addressed by SQLite's rowid.
-        const WRAPPED: &[(&str, &str, &str)] = &[
+        // (table, wrapped column, purpose, primary key columns, all text).
+        const WRAPPED: &[(&str, &str, &str, &[&str])] = &[
             (
                 "encryption_keys",
                 "private_key_wrapped",
                 purpose::HPKE_PRIVATE_KEY,
+                &["kid"],
             ),
-            ("cards", "data_key_wrapped", purpose::CARD_DATA_KEY),
+            (
+                "cards",
+                "data_key_wrapped",
+                purpose::CARD_DATA_KEY,
+                &["token"],
+            ),
             (
                 "merchants",
                 "webhook_secret_wrapped",
                 purpose::WEBHOOK_SECRET,
+                &["id"],
             ),
-            ("wrapped_secrets", "secret_wrapped", purpose::STORED_SECRET),
+            (
+                "wrapped_secrets",
+                "secret_wrapped",
+                purpose::STORED_SECRET,
+                &["name"],
+            ),
             (
                 "idempotency_keys",
                 "response_body",
                 purpose::IDEMPOTENT_RESPONSE,
+                &["merchant_id", "key"],
             ),
         ];
         let mut tx = self.pool.begin().await?;
         let mut count = 0;
-        for (table, column, purpose) in WRAPPED {
+        for (table, column, purpose, key) in WRAPPED {
+            let key_list = key.join(", ");
             let rows = sqlx::query(&format!(
-                "SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL"
+                "SELECT {key_list}, {column} FROM {table} WHERE {column} IS NOT NULL"
             ))
             .fetch_all(&mut *tx)
             .await?;
+            let matches: Vec<String> = (0..key.len())
+                .map(|i| format!("{} = ${}", key[i], i + 3))
+                .collect();
+            let update = format!(
+                "UPDATE {table} SET {column} = $1, master_key_id = $2 WHERE {}",
+                matches.join(" AND ")
+            );
             for row in rows {
-                let rowid: i64 = row.get(0);
-                let blob: Vec<u8> = row.get(1);
+                let blob: Vec<u8> = row.try_get(key.len())?;
                 let rewrapped = match rewrap(purpose, &blob) {
                     Ok(b) => b,
                     Err(e) => return Ok(Err(e)),
                 };
-                sqlx::query(&format!(
-                    "UPDATE {table} SET {column} = ?, master_key_id = ? WHERE rowid = ?"
-                ))
-                .bind(rewrapped)
-                .bind(new_master_key_id)
-                .bind(rowid)
-                .execute(&mut *tx)
-                .await?;
+                let mut query = sqlx::query(&update).bind(rewrapped).bind(new_master_key_id);
+                for i in 0..key.len() {
+                    query = query.bind(row.try_get::<String, _>(i)?);
+                }
+                query.execute(&mut *tx).await?;
                 count += 1;
             }
         }
@@ -455,13 +514,13 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE encryption_keys SET retired_at = ? WHERE retired_at IS NULL")
+        sqlx::query("UPDATE encryption_keys SET retired_at = $1 WHERE retired_at IS NULL")
             .bind(now)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
             "INSERT INTO encryption_keys (kid, public_key, private_key_wrapped, master_key_id, created_at)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(kid)
         .bind(public_key)

@@ -2,14 +2,14 @@
 //! never rewritten), refunds, and the session's state after a confirm — what belongs
 //! together is written in one transaction, guarded by the payment's version.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tx, get_bool, get_u32};
 use crate::payments::{
     Actor, CaptureMethod, OperationKind, Payment, PaymentParts, Status, Transition,
 };
 use crate::processors::DeclineCode;
 use payframe_core::{Amount, Currency};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 /// A payment with what the API shows beside its state.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ fn corrupt(what: &'static str) -> StoreError {
     StoreError::Corrupt(what)
 }
 
-fn transition_from_row(r: &SqliteRow) -> Result<Transition, StoreError> {
+fn transition_from_row(r: &AnyRow) -> Result<Transition, StoreError> {
     let status =
         |col: &str| Status::parse(r.get::<&str, _>(col)).ok_or(corrupt("transition status"));
     Ok(Transition {
@@ -72,11 +72,8 @@ fn transition_from_row(r: &SqliteRow) -> Result<Transition, StoreError> {
     })
 }
 
-async fn transitions(
-    tx: &mut Transaction<'_, Sqlite>,
-    payment_id: &str,
-) -> Result<Vec<Transition>, StoreError> {
-    sqlx::query("SELECT * FROM payment_transitions WHERE payment_id = ? ORDER BY seq")
+async fn transitions(tx: &mut Tx<'_>, payment_id: &str) -> Result<Vec<Transition>, StoreError> {
+    sqlx::query("SELECT * FROM payment_transitions WHERE payment_id = $1 ORDER BY seq")
         .bind(payment_id)
         .fetch_all(&mut **tx)
         .await?
@@ -85,10 +82,7 @@ async fn transitions(
         .collect()
 }
 
-async fn record_from_row(
-    tx: &mut Transaction<'_, Sqlite>,
-    r: &SqliteRow,
-) -> Result<PaymentRecord, StoreError> {
+async fn record_from_row(tx: &mut Tx<'_>, r: &AnyRow) -> Result<PaymentRecord, StoreError> {
     let id: String = r.get("id");
     let parts = PaymentParts {
         amount: Amount::new(r.get("amount")).map_err(|_| corrupt("payment amount"))?,
@@ -112,9 +106,9 @@ async fn record_from_row(
         card_token: r.get("card_token"),
         brand: r.get("brand"),
         last4: r.get("last4"),
-        exp_month: r.get("exp_month"),
-        exp_year: r.get("exp_year"),
-        livemode: r.get("livemode"),
+        exp_month: get_u32(r, "exp_month")?,
+        exp_year: get_u32(r, "exp_year")?,
+        livemode: get_bool(r, "livemode")?,
         version: r.get("version"),
         payment: Payment::from_parts(parts).map_err(|_| corrupt("payment invariants"))?,
         id,
@@ -138,7 +132,7 @@ impl Store {
                 "INSERT INTO payments (id, merchant_id, session_id, card_token, brand, last4, exp_month, exp_year,
                     amount, currency, capture_method, status, amount_captured, amount_refunded, decline_code,
                     processor_reference, livemode, version, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18)",
             )
             .bind(&record.id)
             .bind(&record.merchant_id)
@@ -146,8 +140,8 @@ impl Store {
             .bind(&record.card_token)
             .bind(&record.brand)
             .bind(&record.last4)
-            .bind(record.exp_month)
-            .bind(record.exp_year)
+            .bind(i64::from(record.exp_month))
+            .bind(i64::from(record.exp_year))
             .bind(p.amount().minor_units())
             .bind(p.currency().code())
             .bind(p.capture_method().as_str())
@@ -162,9 +156,9 @@ impl Store {
             .await?
         } else {
             sqlx::query(
-                "UPDATE payments SET status = ?, amount_captured = ?, amount_refunded = ?, decline_code = ?,
-                    processor_reference = ?, version = version + 1
-                 WHERE id = ? AND version = ?",
+                "UPDATE payments SET status = $1, amount_captured = $2, amount_refunded = $3, decline_code = $4,
+                    processor_reference = $5, version = version + 1
+                 WHERE id = $6 AND version = $7",
             )
             .bind(p.status().as_str())
             .bind(p.amount_captured())
@@ -180,14 +174,14 @@ impl Store {
             return Ok(false);
         }
         let stored: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM payment_transitions WHERE payment_id = ?")
+            sqlx::query_scalar("SELECT COUNT(*) FROM payment_transitions WHERE payment_id = $1")
                 .bind(&record.id)
                 .fetch_one(&mut *tx)
                 .await?;
         for (seq, t) in p.transitions().iter().enumerate().skip(stored as usize) {
             sqlx::query(
                 "INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, operation, actor, amount, at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&record.id)
             .bind(seq as i64)
@@ -201,7 +195,7 @@ impl Store {
             .await?;
         }
         if let Some(refund) = refund {
-            sqlx::query("INSERT INTO refunds (id, payment_id, amount, status, created_at) VALUES (?, ?, ?, 'succeeded', ?)")
+            sqlx::query("INSERT INTO refunds (id, payment_id, amount, status, created_at) VALUES ($1, $2, $3, 'succeeded', $4)")
                 .bind(&refund.id)
                 .bind(&record.id)
                 .bind(refund.amount)
@@ -211,11 +205,11 @@ impl Store {
         }
         if let (Some(outcome), Some(session_id)) = (outcome, &record.session_id) {
             let sql = match outcome {
-                SessionOutcome::Complete => "UPDATE sessions SET status = 'complete' WHERE id = ?".to_owned(),
+                SessionOutcome::Complete => "UPDATE sessions SET status = 'complete' WHERE id = $1".to_owned(),
                 SessionOutcome::Declined { max_attempts } => format!(
                     "UPDATE sessions SET declined_attempts = declined_attempts + 1,
                         status = CASE WHEN declined_attempts + 1 >= {max_attempts} THEN 'locked' ELSE 'open' END
-                     WHERE id = ?"
+                     WHERE id = $1"
                 ),
             };
             sqlx::query(&sql).bind(session_id).execute(&mut *tx).await?;
@@ -232,7 +226,7 @@ impl Store {
         id: &str,
     ) -> Result<Option<PaymentRecord>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT * FROM payments WHERE id = ? AND merchant_id = ?")
+        let row = sqlx::query("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2")
             .bind(id)
             .bind(merchant_id)
             .fetch_optional(&mut *tx)
@@ -254,9 +248,9 @@ impl Store {
     ) -> Result<Vec<PaymentRecord>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
-            "SELECT * FROM payments WHERE merchant_id = ?1
-               AND (?2 IS NULL OR (created_at, id) < (SELECT created_at, id FROM payments WHERE id = ?2 AND merchant_id = ?1))
-             ORDER BY created_at DESC, id DESC LIMIT ?3",
+            "SELECT * FROM payments WHERE merchant_id = $1
+               AND ($2 IS NULL OR (created_at, id) < (SELECT created_at, id FROM payments WHERE id = $2 AND merchant_id = $1))
+             ORDER BY created_at DESC, id DESC LIMIT $3",
         )
         .bind(merchant_id)
         .bind(starting_after)
@@ -273,7 +267,7 @@ impl Store {
 
     pub async fn refunds(&self, payment_id: &str) -> Result<Vec<RefundRow>, StoreError> {
         let rows =
-            sqlx::query("SELECT * FROM refunds WHERE payment_id = ? ORDER BY created_at, id")
+            sqlx::query("SELECT * FROM refunds WHERE payment_id = $1 ORDER BY created_at, id")
                 .bind(payment_id)
                 .fetch_all(&self.pool)
                 .await?;

@@ -1,5 +1,5 @@
-//! A gateway for integration tests: the real router over a fresh SQLite database in a temp
-//! directory, a clock the test moves by hand, and request helpers that check the error shape
+//! A gateway for integration tests: the real router over a fresh database of the run's
+//! backend (a SQLite file in a temp directory, or a new PostgreSQL database), a clock the test moves by hand, and request helpers that check the error shape
 //! of every failed response.
 // Shared by several test binaries; each uses only part of it.
 #![allow(dead_code)]
@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 use payframe_core::api::EncryptionKey;
 use payframe_core::{CardPayload, Envelope};
 use payframe_server::master_key::MasterKey;
+use payframe_server::testing::TestDatabase;
 use payframe_server::{AppState, Settings};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -28,7 +29,7 @@ pub struct Gateway {
     app: Router,
     state: AppState,
     clock: Arc<AtomicI64>,
-    db_url: String,
+    db: TestDatabase,
     _dir: TempDir,
 }
 
@@ -40,8 +41,16 @@ pub struct Checkout {
 
 impl Gateway {
     pub async fn start() -> Gateway {
+        // Server-side errors show in a failing test's output (RUST_LOG=debug for more).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_url = format!("sqlite://{}/db.sqlite", dir.path().display());
+        let db = TestDatabase::create(dir.path()).await;
         let clock = Arc::new(AtomicI64::new(NOW));
         let reader = clock.clone();
         let settings = Settings::new(
@@ -50,7 +59,7 @@ impl Gateway {
             dir.path().join("no-public"),
         );
         let state = payframe_server::build_state(
-            &db_url,
+            &db.url,
             MasterKey::from_bytes([7; 32]),
             settings,
             Arc::new(move || reader.load(Ordering::SeqCst)),
@@ -61,7 +70,7 @@ impl Gateway {
             app: payframe_server::app(state.clone()),
             state,
             clock,
-            db_url,
+            db,
             _dir: dir,
         }
     }
@@ -71,7 +80,15 @@ impl Gateway {
     }
 
     pub fn db_url(&self) -> &str {
-        &self.db_url
+        &self.db.url
+    }
+
+    /// A connection pool of the test's own on the gateway's database.
+    pub async fn raw_pool(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyPool::connect(&self.db.url)
+            .await
+            .expect("open the test database")
     }
 
     pub fn now(&self) -> i64 {
@@ -234,9 +251,7 @@ impl Gateway {
 
     /// Rows in one of the gateway's tables, read through a connection of the test's own.
     pub async fn count(&self, table: &str) -> i64 {
-        let pool = sqlx::SqlitePool::connect(&self.db_url)
-            .await
-            .expect("open the test database");
+        let pool = self.raw_pool().await;
         let count = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(&pool)
             .await
