@@ -6,6 +6,7 @@ pub mod api;
 pub mod card;
 pub mod envelope;
 pub mod money;
+pub mod webhook;
 
 pub use card::{Brand, CardError, Cvc, Expiry, Pan};
 pub use envelope::{CardPayload, Envelope, EnvelopeError, KeyPair, seal};

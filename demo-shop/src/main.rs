@@ -12,10 +12,20 @@ async fn main() -> anyhow::Result<()> {
         secret_key: std::env::var("DEMO_SHOP_SECRET_KEY")
             .context("DEMO_SHOP_SECRET_KEY is not set")?,
     };
+    // Optional so the shop still runs without it, but then every webhook is refused and no
+    // order becomes paid.
+    let webhook_secret = std::env::var("DEMO_SHOP_WEBHOOK_SECRET").ok();
+    if webhook_secret.is_none() {
+        tracing::warn!("DEMO_SHOP_WEBHOOK_SECRET is not set: webhooks will be refused");
+    }
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     tracing::info!(%listen, gateway = %config.gateway_url, "demo shop listening");
-    axum::serve(listener, demo_shop::app(config)).await?;
+    axum::serve(
+        listener,
+        demo_shop::app_with_webhooks(config, webhook_secret),
+    )
+    .await?;
     Ok(())
 }
