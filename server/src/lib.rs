@@ -25,19 +25,49 @@ use std::time::Duration;
 /// How soon a key rotation made elsewhere (CLI, another instance) reaches this instance.
 pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Background work of a serving instance: reloads the encryption keys periodically.
+/// How often an instance sweeps expired sessions and old idempotency keys.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// Rows one sweep changes at most, so a sweep never holds locks for long.
+pub const SWEEP_BATCH: i64 = 500;
+
+/// Background work of a serving instance: reloads the encryption keys and sweeps
+/// expired rows periodically. Every instance runs it; the sweeps claim disjoint rows.
 pub fn spawn_background(state: &AppState) {
-    let state = state.clone();
+    let keys = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(KEY_REFRESH_INTERVAL);
         tick.tick().await;
         loop {
             tick.tick().await;
-            if let Err(err) = state.keyring.reload(&state.store, &state.master).await {
+            if let Err(err) = keys.keyring.reload(&keys.store, &keys.master).await {
                 tracing::warn!(error = %err, "reloading encryption keys failed; keeping the current set");
             }
         }
     });
+    let sweeper = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+        loop {
+            tick.tick().await;
+            match sweep_once(&sweeper).await {
+                Ok(report) if report != store::SweepReport::default() => {
+                    tracing::info!(?report, "swept expired rows");
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "sweep failed; retrying later"),
+            }
+        }
+    });
+}
+
+/// One sweep at the state's clock: expires stale sessions, forgets idempotency keys past
+/// their time to live.
+pub async fn sweep_once(state: &AppState) -> Result<store::SweepReport, store::StoreError> {
+    let now = state.now();
+    state
+        .store
+        .sweep(now, now - api::idempotency::KEY_TTL_SECONDS, SWEEP_BATCH)
+        .await
 }
 
 /// Opens the database, loads (or creates) the encryption keys and the frame's files.
@@ -57,6 +87,18 @@ pub async fn build_state(
         api::frame_page::FramePage::load(&frame_dir, &public_dir)
     })
     .await?;
+    let simulator = Arc::new(processors::simulator::Simulator::default());
+    let remote = |url: &str| -> Arc<dyn processors::Connector> {
+        Arc::new(processors::remote::RemoteConnector::new(
+            url,
+            settings.processor_timeout,
+        ))
+    };
+    let test_processor = match &settings.test_processor_url {
+        Some(url) => remote(url),
+        None => simulator.clone(),
+    };
+    let live_processor = settings.live_processor_url.as_deref().map(remote);
     Ok(AppState {
         store,
         vault: Arc::new(vault),
@@ -65,7 +107,9 @@ pub async fn build_state(
         settings: Arc::new(settings),
         clock,
         frame_page: Arc::new(frame_page),
-        simulator: Arc::new(processors::simulator::Simulator::default()),
+        simulator,
+        test_processor,
+        live_processor,
         payment_locks: Arc::new(locks::KeyedLocks::default()),
     })
 }

@@ -61,6 +61,29 @@ enum Command {
         /// How long a rotated-out encryption key still opens envelopes.
         #[arg(long, env = "PAYFRAME_KEY_GRACE_SECONDS", default_value_t = 24 * 60 * 60)]
         key_grace_seconds: i64,
+        /// A shared test-mode processor (`payframe simulator`), so that several instances
+        /// see the same authorizations; default: a simulator inside this process.
+        #[arg(long, env = "PAYFRAME_TEST_PROCESSOR_URL")]
+        test_processor_url: Option<String>,
+        /// The processor service for live mode; without it, live payments are refused.
+        #[arg(long, env = "PAYFRAME_LIVE_PROCESSOR_URL")]
+        live_processor_url: Option<String>,
+    },
+    /// Run the card-network simulator as a service that several gateway instances share.
+    Simulator {
+        /// Address to listen on.
+        #[arg(
+            long,
+            env = "PAYFRAME_SIMULATOR_LISTEN",
+            default_value = "127.0.0.1:9090"
+        )]
+        listen: String,
+        /// Added to every call, as a network round trip would.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Log as JSON lines instead of text.
+        #[arg(long, env = "PAYFRAME_LOG_JSON")]
+        log_json: bool,
     },
     /// Manage merchants.
     Merchant {
@@ -184,11 +207,15 @@ async fn main() -> anyhow::Result<()> {
             frame_dir,
             public_dir,
             key_grace_seconds,
+            test_processor_url,
+            live_processor_url,
         } => {
             payframe_server::telemetry::init(common.log_json);
             let public_url = public_url.unwrap_or_else(|| format!("http://{listen}"));
             let mut settings = Settings::new(public_url.clone(), frame_dir, public_dir);
             settings.key_grace_seconds = key_grace_seconds;
+            settings.test_processor_url = test_processor_url;
+            settings.live_processor_url = live_processor_url;
             let state = common.state(settings).await?;
             payframe_server::spawn_background(&state);
             let listener = tokio::net::TcpListener::bind(&listen)
@@ -201,6 +228,26 @@ async fn main() -> anyhow::Result<()> {
             // In-flight requests have finished; give the connections back cleanly.
             state.store.close().await;
             tracing::info!("stopped");
+        }
+        Command::Simulator {
+            listen,
+            latency_ms,
+            log_json,
+        } => {
+            use payframe_server::processors::{remote, simulator};
+            payframe_server::telemetry::init(log_json);
+            let config = simulator::SimulatorConfig {
+                latency: Duration::from_millis(latency_ms),
+                ..simulator::SimulatorConfig::default()
+            };
+            let service = remote::service(std::sync::Arc::new(simulator::Simulator::new(config)));
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            tracing::info!(%listen, "card-network simulator listening");
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
         }
         Command::Merchant {
             command:

@@ -37,6 +37,12 @@ pub struct Settings {
     pub key_grace_seconds: i64,
     /// Database connections and timeouts.
     pub pool: crate::store::PoolSettings,
+    /// A processor service for test mode (`payframe simulator`); `None`: in-process.
+    pub test_processor_url: Option<String>,
+    /// The processor service live mode uses; `None`: live payments are refused.
+    pub live_processor_url: Option<String>,
+    /// How long a processor call may take before it counts as a timeout.
+    pub processor_timeout: std::time::Duration,
 }
 
 impl Settings {
@@ -49,6 +55,9 @@ impl Settings {
             envelope_max_age_seconds: 10 * 60,
             key_grace_seconds: 24 * 60 * 60,
             pool: crate::store::PoolSettings::default(),
+            test_processor_url: None,
+            live_processor_url: None,
+            processor_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -62,8 +71,14 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub frame_page: Arc<crate::api::frame_page::FramePage>,
-    /// The test-mode processor: card network and issuing banks simulated.
+    /// The in-process simulator (card network and issuing banks); test mode uses it
+    /// unless `test_processor` points at a shared one.
     pub simulator: Arc<crate::processors::simulator::Simulator>,
+    /// Test-mode payments go here: the in-process simulator, or a shared simulator
+    /// service when several instances must see the same authorizations.
+    pub test_processor: Arc<dyn crate::processors::Connector>,
+    /// Live-mode payments go here; without one, live payments are refused.
+    pub live_processor: Option<Arc<dyn crate::processors::Connector>>,
     pub payment_locks: Arc<crate::locks::KeyedLocks>,
 }
 

@@ -396,3 +396,60 @@ async fn health_and_unknown_routes() {
     let missing = gateway.get("/v1/no-such-route", None).await;
     assert_error(&missing, StatusCode::NOT_FOUND, "resource_missing", None);
 }
+
+/// Two instances sweeping one database at once: each stale session is expired once, keys
+/// older than a day are forgotten, and nothing still valid is touched.
+#[tokio::test]
+async fn sweeps_expire_stale_sessions_and_forget_old_idempotency_keys() {
+    let (gw, key) = gateway_with_merchant().await;
+    let mut stale = Vec::new();
+    for i in 0..6 {
+        let body = json!({"amount": 100 + i, "currency": "brl"});
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/v1/sessions")
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", format!("k{i}"))
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let (status, text) = gw.call(request).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        stale.push(serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"].clone());
+    }
+    // Past the sessions' 30 minutes, before the keys' 24 hours.
+    gw.set_now(NOW + 31 * 60);
+    let fresh = gw.create_session(&key).await;
+    let other = payframe_server::build_state(
+        gw.db_url(),
+        payframe_server::master_key::MasterKey::from_bytes([7; 32]),
+        payframe_server::Settings::new("http://gateway.test".into(), "x".into(), "y".into()),
+        std::sync::Arc::new(|| NOW + 31 * 60),
+    )
+    .await
+    .unwrap();
+    let (one, two) = tokio::join!(
+        payframe_server::sweep_once(gw.state()),
+        payframe_server::sweep_once(&other)
+    );
+    let (one, two) = (one.unwrap(), two.unwrap());
+    assert_eq!(one.sessions_expired + two.sessions_expired, 6);
+    assert_eq!(
+        one.idempotency_keys_forgotten + two.idempotency_keys_forgotten,
+        0
+    );
+    for id in &stale {
+        let id = id.as_str().unwrap();
+        assert_eq!(gw.session_status(&key, id).await, "expired");
+    }
+    assert_eq!(gw.session_status(&key, &fresh.id).await, "open");
+
+    gw.set_now(NOW + 24 * 60 * 60);
+    let later = payframe_server::sweep_once(gw.state()).await.unwrap();
+    assert_eq!(later.idempotency_keys_forgotten, 6);
+    assert_eq!(
+        later.sessions_expired, 1,
+        "the fresh session has expired by now"
+    );
+    assert_eq!(gw.count("idempotency_keys").await, 0);
+}

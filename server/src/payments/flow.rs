@@ -56,9 +56,12 @@ pub struct CardSummary {
 
 fn connector(state: &AppState, livemode: bool) -> Result<&dyn Connector, FlowError> {
     if livemode {
-        return Err(FlowError::LiveModeUnavailable);
+        return state
+            .live_processor
+            .as_deref()
+            .ok_or(FlowError::LiveModeUnavailable);
     }
-    Ok(state.simulator.as_ref())
+    Ok(state.test_processor.as_ref())
 }
 
 /// Authorizes the card for a session this confirm has claimed, captures at once if the

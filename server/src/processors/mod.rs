@@ -11,6 +11,7 @@
 //! The trait returns boxed futures rather than using `async fn` so that the gateway can
 //! hold a `dyn Connector` chosen at run time (test mode → simulator, live → configured).
 
+pub mod remote;
 pub mod simulator;
 
 use payframe_core::{Amount, Currency, Cvc, Expiry, Pan};

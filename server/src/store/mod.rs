@@ -6,8 +6,10 @@
 
 mod idempotency;
 mod payments;
+mod sweeps;
 
 pub use idempotency::IdempotencyClaim;
+pub use sweeps::SweepReport;
 
 pub use payments::{NewRefund, PaymentRecord, RefundRow, SessionOutcome};
 
