@@ -15,6 +15,7 @@ pub mod store;
 pub mod telemetry;
 pub mod testing;
 pub mod vault;
+pub mod webhooks;
 
 pub use api::app;
 pub use state::{AppState, Clock, Settings, system_clock};
@@ -25,8 +26,33 @@ use std::time::Duration;
 /// How soon a key rotation made elsewhere (CLI, another instance) reaches this instance.
 pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Background work of a serving instance: reloads the encryption keys periodically.
-pub fn spawn_background(state: &AppState) {
+/// Background tasks of a serving instance; `shutdown` stops them.
+pub struct Background {
+    webhook_worker: tokio::task::JoinHandle<()>,
+    state: AppState,
+}
+
+impl Background {
+    /// Stops the webhook worker and gives back the deliveries it held, so another instance
+    /// takes them at once (an attempt cut short is sent again: delivery is at least once).
+    pub async fn shutdown(self) {
+        self.webhook_worker.abort();
+        let _ = self.webhook_worker.await;
+        match webhooks::release_leases(&self.state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "webhook deliveries handed back"),
+            Err(err) => tracing::warn!(error = %err, "could not release webhook leases; they expire on their own"),
+        }
+    }
+}
+
+/// Background work of a serving instance: reloads the encryption keys periodically and
+/// delivers webhooks.
+pub fn spawn_background(state: &AppState) -> Background {
+    let background = Background {
+        webhook_worker: webhooks::delivery::spawn_worker(state.clone()),
+        state: state.clone(),
+    };
     let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(KEY_REFRESH_INTERVAL);
@@ -38,6 +64,7 @@ pub fn spawn_background(state: &AppState) {
             }
         }
     });
+    background
 }
 
 /// Opens the database, loads (or creates) the encryption keys and the frame's files.
@@ -57,7 +84,9 @@ pub async fn build_state(
         api::frame_page::FramePage::load(&frame_dir, &public_dir)
     })
     .await?;
+    let webhooks = Arc::new(webhooks::Runtime::new(&settings)?);
     Ok(AppState {
+        webhooks,
         store,
         vault: Arc::new(vault),
         master,

@@ -37,6 +37,15 @@ pub struct Settings {
     pub key_grace_seconds: i64,
     /// Database connections and timeouts.
     pub pool: crate::store::PoolSettings,
+    /// A webhook delivery counts only if the endpoint answers 2xx within this.
+    pub webhook_timeout: std::time::Duration,
+    /// How long a worker holds the deliveries it claimed; longer than `webhook_timeout`, so
+    /// a lease only expires when its instance is gone.
+    pub webhook_lease_seconds: i64,
+    /// Deliveries claimed per pass.
+    pub webhook_batch: i64,
+    /// How often the worker looks for due deliveries when nothing wakes it.
+    pub webhook_poll_interval: std::time::Duration,
 }
 
 impl Settings {
@@ -49,6 +58,10 @@ impl Settings {
             envelope_max_age_seconds: 10 * 60,
             key_grace_seconds: 24 * 60 * 60,
             pool: crate::store::PoolSettings::default(),
+            webhook_timeout: crate::webhooks::delivery::DEFAULT_TIMEOUT,
+            webhook_lease_seconds: 60,
+            webhook_batch: 32,
+            webhook_poll_interval: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -65,6 +78,8 @@ pub struct AppState {
     /// The test-mode processor: card network and issuing banks simulated.
     pub simulator: Arc<crate::processors::simulator::Simulator>,
     pub payment_locks: Arc<crate::locks::KeyedLocks>,
+    /// Webhook delivery: this instance's lease identity and HTTP clients.
+    pub webhooks: Arc<crate::webhooks::Runtime>,
 }
 
 impl AppState {
