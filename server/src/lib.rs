@@ -41,7 +41,9 @@ impl Background {
         match webhooks::release_leases(&self.state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "webhook deliveries handed back"),
-            Err(err) => tracing::warn!(error = %err, "could not release webhook leases; they expire on their own"),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not release webhook leases; they expire on their own")
+            }
         }
     }
 }

@@ -210,10 +210,11 @@ pub async fn list(
     if let Some(kind) = &q.kind
         && EventType::parse(kind).is_none()
     {
-        return Err(
-            ApiError::invalid("invalid_event_type", format!("Unknown event type {kind:?}."))
-                .param("type"),
-        );
+        return Err(ApiError::invalid(
+            "invalid_event_type",
+            format!("Unknown event type {kind:?}."),
+        )
+        .param("type"));
     }
     let mut page = state
         .store

@@ -73,4 +73,3 @@ impl From<&PaymentRecord> for PaymentObject {
         }
     }
 }
-

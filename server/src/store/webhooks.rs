@@ -241,6 +241,8 @@ impl Store {
         max: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Insert, then count (a write first, see `finish_attempt`); over the limit rolls back.
+        insert_endpoint(&mut tx, e).await?;
         let count: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = $1 AND livemode = $2 AND deleted_at IS NULL",
         )
@@ -248,10 +250,9 @@ impl Store {
         .bind(e.livemode)
         .fetch_one(&mut *tx)
         .await?;
-        if count >= max {
+        if count > max {
             return Ok(false);
         }
-        insert_endpoint(&mut tx, e).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -429,6 +430,15 @@ impl Store {
     /// at `now`; returns how many endpoints it goes to.
     pub async fn redeliver_event(&self, event: &EventRow, now: i64) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Pending deliveries of the event become due now (and this write comes first, see
+        // `finish_attempt`); finished ones get a fresh delivery below.
+        sqlx::query(
+            "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE event_id = $2 AND status = 'pending'",
+        )
+        .bind(now)
+        .bind(&event.id)
+        .execute(&mut *tx)
+        .await?;
         let queued = queue_deliveries(
             &mut tx,
             &event.id,
@@ -507,7 +517,26 @@ impl Store {
         attempt: &NewAttempt,
         next: DeliveryNext,
     ) -> Result<bool, StoreError> {
+        let (status, next_at, finished_at) = match next {
+            DeliveryNext::Delivered { at } => ("delivered", None, Some(at)),
+            DeliveryNext::Retry { at } => ("pending", Some(at), None),
+            DeliveryNext::Failed { at } => ("failed", None, Some(at)),
+        };
         let mut tx = self.pool.begin().await?;
+        // The write comes first: on SQLite a transaction that reads before it writes cannot
+        // wait for another writer (SQLITE_BUSY at once), one that writes first can.
+        let updated = sqlx::query(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, status = $1, next_attempt_at = $2,
+                finished_at = $3, lease_owner = NULL, lease_until = NULL
+             WHERE id = $4 AND lease_owner = $5 AND status = 'pending'",
+        )
+        .bind(status)
+        .bind(next_at)
+        .bind(finished_at)
+        .bind(delivery_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
         let seq: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM webhook_attempts WHERE delivery_id = $1",
         )
@@ -524,23 +553,6 @@ impl Store {
         .bind(attempt.status_code)
         .bind(&attempt.error)
         .bind(attempt.latency_ms)
-        .execute(&mut *tx)
-        .await?;
-        let (status, next_at, finished_at) = match next {
-            DeliveryNext::Delivered { at } => ("delivered", None, Some(at)),
-            DeliveryNext::Retry { at } => ("pending", Some(at), None),
-            DeliveryNext::Failed { at } => ("failed", None, Some(at)),
-        };
-        let updated = sqlx::query(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, status = $1, next_attempt_at = $2,
-                finished_at = $3, lease_owner = NULL, lease_until = NULL
-             WHERE id = $4 AND lease_owner = $5 AND status = 'pending'",
-        )
-        .bind(status)
-        .bind(next_at)
-        .bind(finished_at)
-        .bind(delivery_id)
-        .bind(owner)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -172,10 +172,7 @@ pub async fn create(
     let (url, events) = validate(url, events, livemode).await?;
     let secret = secret.unwrap_or_else(new_secret);
     let new = new_endpoint(master, merchant_id, url, events, livemode, &secret, now);
-    if !store
-        .insert_webhook_endpoint(&new, MAX_ENDPOINTS)
-        .await?
-    {
+    if !store.insert_webhook_endpoint(&new, MAX_ENDPOINTS).await? {
         return Err(EndpointError::TooMany);
     }
     Ok(CreatedEndpoint {

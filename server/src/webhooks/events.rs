@@ -203,7 +203,9 @@ mod tests {
             CaptureMethod::Automatic,
             100,
         );
-        declined.apply(Operation::Submit, Actor::Frame, 100).unwrap();
+        declined
+            .apply(Operation::Submit, Actor::Frame, 100)
+            .unwrap();
         declined
             .apply(Operation::ProcessorTimeout, Actor::System, 100)
             .unwrap();
