@@ -29,15 +29,23 @@ pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 /// Background tasks of a serving instance; `shutdown` stops them.
 pub struct Background {
     webhook_worker: tokio::task::JoinHandle<()>,
+    stop_webhooks: tokio::sync::watch::Sender<bool>,
     state: AppState,
 }
 
 impl Background {
-    /// Stops the webhook worker and gives back the deliveries it held, so another instance
-    /// takes them at once (an attempt cut short is sent again: delivery is at least once).
-    pub async fn shutdown(self) {
-        self.webhook_worker.abort();
-        let _ = self.webhook_worker.await;
+    /// Stops the webhook worker — letting the pass under way finish, at most the delivery
+    /// timeout and a little more — and gives back any delivery it still holds, so another
+    /// instance takes it at once (an attempt cut short is sent again: at least once).
+    pub async fn shutdown(mut self) {
+        let _ = self.stop_webhooks.send(true);
+        let grace = self.state.settings.webhook_timeout + Duration::from_secs(5);
+        if tokio::time::timeout(grace, &mut self.webhook_worker)
+            .await
+            .is_err()
+        {
+            self.webhook_worker.abort();
+        }
         match webhooks::release_leases(&self.state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "webhook deliveries handed back"),
@@ -51,8 +59,10 @@ impl Background {
 /// Background work of a serving instance: reloads the encryption keys periodically and
 /// delivers webhooks.
 pub fn spawn_background(state: &AppState) -> Background {
+    let (stop_webhooks, stop) = tokio::sync::watch::channel(false);
     let background = Background {
-        webhook_worker: webhooks::delivery::spawn_worker(state.clone()),
+        webhook_worker: webhooks::delivery::spawn_worker(state.clone(), stop),
+        stop_webhooks,
         state: state.clone(),
     };
     let state = state.clone();

@@ -38,6 +38,8 @@ struct Received {
 
 struct ReceiverState {
     behaviour: Behaviour,
+    /// Signalled on every request, for tests that await the background worker.
+    arrived: tokio::sync::Notify,
     hits: Mutex<Vec<Received>>,
     /// Requests that reached the redirect's target (none should).
     redirected: Mutex<usize>,
@@ -53,6 +55,7 @@ impl Receiver {
     async fn start(behaviour: Behaviour) -> Receiver {
         let state = Arc::new(ReceiverState {
             behaviour,
+            arrived: tokio::sync::Notify::new(),
             hits: Mutex::new(Vec::new()),
             redirected: Mutex::new(0),
         });
@@ -71,6 +74,18 @@ impl Receiver {
 
     fn hits(&self) -> Vec<Received> {
         self.state.hits.lock().unwrap().clone()
+    }
+
+    /// Waits (up to a generous deadline) until `n` requests have arrived.
+    async fn wait_for(&self, n: usize) {
+        let waiting = async {
+            while self.hits().len() < n {
+                self.state.arrived.notified().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), waiting)
+            .await
+            .unwrap_or_else(|_| panic!("{n} deliveries expected, {} arrived", self.hits().len()));
     }
 
     /// The event ids received, in order.
@@ -102,6 +117,7 @@ async fn receive(
         });
         hits.len()
     };
+    state.arrived.notify_one();
     match state.behaviour {
         Behaviour::FailTimes(n) if seen <= n => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         Behaviour::FailTimes(_) => StatusCode::OK.into_response(),
@@ -946,4 +962,166 @@ async fn a_merchant_created_with_a_webhook_url_gets_events_signed_with_its_webho
         .await
         .is_err()
     );
+}
+
+#[tokio::test]
+async fn the_background_worker_delivers_as_soon_as_the_payment_is_stored() {
+    // A poll interval far longer than the test: only the wake-up from the stored payment
+    // (or the pass the worker makes when it starts) can deliver in time.
+    let gw = Gateway::start_with(|s| s.webhook_poll_interval = Duration::from_secs(3600)).await;
+    let key = gw.merchant("Shop", &[SHOP]).await;
+    let receiver = Receiver::start(Behaviour::FailTimes(0)).await;
+    let (_, secret) = endpoint(&gw, &key, &receiver.url, &[]).await;
+    let background = payframe_server::spawn_background(gw.state());
+    pay(&gw, &key, common::PAN).await;
+    receiver.wait_for(2).await;
+    background.shutdown().await;
+    for hit in receiver.hits() {
+        assert!(verify(&secret, &hit.signature, &hit.body, NOW, DEFAULT_TOLERANCE).is_ok());
+    }
+    let (_, list) = gw.get("/v1/events", Some(&key)).await;
+    for event in list["data"].as_array().unwrap() {
+        let (_, event) = gw
+            .get(
+                &format!("/v1/events/{}", event["id"].as_str().unwrap()),
+                Some(&key),
+            )
+            .await;
+        assert_eq!(event["deliveries"][0]["status"], "delivered", "{event}");
+    }
+}
+
+#[tokio::test]
+async fn rotating_the_master_key_rewraps_endpoint_secrets() {
+    let gw = Gateway::start().await;
+    let receiver = Receiver::start(Behaviour::FailTimes(0)).await;
+    let state = gw.state();
+    let created = payframe_server::merchants::create(
+        &state.store,
+        &state.master,
+        "Shop",
+        &[SHOP.to_owned()],
+        Some(&receiver.url),
+        false,
+        NOW,
+    )
+    .await
+    .unwrap();
+    let new = payframe_server::master_key::MasterKey::from_bytes([8; 32]);
+    let moved = payframe_server::rotation::rotate_master(&state.store, &state.master, &new)
+        .await
+        .unwrap();
+    // The HPKE key, the fingerprint secret, the merchant's webhook secret and its endpoint's.
+    assert_eq!(moved, 4);
+    pay(&gw, &created.secret_key, common::PAN).await;
+    let rotated = payframe_server::build_state(
+        gw.db_url(),
+        payframe_server::master_key::MasterKey::from_bytes([8; 32]),
+        payframe_server::Settings::new(
+            "http://gateway.test".into(),
+            "no-frame".into(),
+            "no-public".into(),
+        ),
+        gw.clock(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(pass(&rotated).await.delivered, 2);
+    let hit = receiver.hits().remove(0);
+    assert!(
+        verify(
+            &created.webhook_secret,
+            &hit.signature,
+            &hit.body,
+            NOW,
+            DEFAULT_TOLERANCE
+        )
+        .is_ok(),
+        "the same secret signs after the rotation"
+    );
+}
+
+/// `payframe webhooks create/list/delete` and `merchant create --webhook-url`.
+#[test]
+fn the_cli_manages_webhook_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_payframe"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("PAYFRAME_MASTER_KEY")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (ok, out, err) = run(&[
+        "merchant",
+        "create",
+        "--name",
+        "Shop",
+        "--origin",
+        SHOP,
+        "--webhook-url",
+        "http://127.0.0.1:3000/webhooks",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let merchant: Value = serde_json::from_str(&out).unwrap();
+    let keys: Vec<&str> = merchant
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        ["id", "secret_key", "webhook_secret"],
+        "output unchanged"
+    );
+    let id = merchant["id"].as_str().unwrap();
+
+    let (ok, out, err) = run(&[
+        "webhooks",
+        "create",
+        "--merchant",
+        id,
+        "--url",
+        "https://shop.example/hooks",
+        "--event",
+        "payment.refunded",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(created["enabled_events"], json!(["payment.refunded"]));
+    let endpoint = created["id"].as_str().unwrap();
+
+    let (ok, out, _) = run(&["webhooks", "list", "--merchant", id]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains(endpoint) && out.contains("http://127.0.0.1:3000/webhooks"));
+    assert!(!out.contains("whsec_"), "list never shows secrets");
+
+    let (ok, _, _) = run(&["webhooks", "delete", "--merchant", id, "--id", endpoint]);
+    assert!(ok);
+    let (ok, _, err) = run(&["webhooks", "delete", "--merchant", id, "--id", endpoint]);
+    assert!(!ok && err.contains("no webhook endpoint"), "{err}");
+    let (ok, _, err) = run(&[
+        "webhooks",
+        "create",
+        "--merchant",
+        id,
+        "--url",
+        "https://shop.example/hooks",
+        "--event",
+        "payment.exploded",
+    ]);
+    assert!(!ok && err.contains("payment.exploded"), "{err}");
 }

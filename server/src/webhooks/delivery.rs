@@ -279,15 +279,20 @@ pub async fn release_leases(state: &AppState) -> Result<u64, StoreError> {
 }
 
 /// The background worker: a pass whenever this instance queues deliveries, and at least
-/// every `webhook_poll_interval` (for deliveries other instances queued, and retries).
-pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+/// every `webhook_poll_interval` (for deliveries other instances queued, and retries). When
+/// `stop` turns true it finishes the pass under way (so attempts already sent are recorded,
+/// not sent twice) and returns.
+pub fn spawn_worker(
+    state: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let batch = state.settings.webhook_batch;
-        loop {
+        while !*stop.borrow() {
             // A full batch suggests more are due: keep going before waiting.
             loop {
                 match deliver_due(&state, batch).await {
-                    Ok(report) if report.claimed as i64 >= batch => continue,
+                    Ok(report) if report.claimed as i64 >= batch && !*stop.borrow() => continue,
                     Ok(_) => break,
                     Err(err) => {
                         tracing::warn!(error = %err, "webhook delivery pass failed");
@@ -298,6 +303,7 @@ pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
             tokio::select! {
                 () = state.store.outbox_written().notified() => {}
                 () = tokio::time::sleep(state.settings.webhook_poll_interval) => {}
+                _ = stop.changed() => {}
             }
         }
     })

@@ -41,6 +41,11 @@ pub struct Checkout {
 
 impl Gateway {
     pub async fn start() -> Gateway {
+        Gateway::start_with(|_| {}).await
+    }
+
+    /// A gateway whose settings `configure` may change first.
+    pub async fn start_with(configure: impl FnOnce(&mut Settings)) -> Gateway {
         // Server-side errors show in a failing test's output (RUST_LOG=debug for more).
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -53,7 +58,8 @@ impl Gateway {
         let db = TestDatabase::create(dir.path()).await;
         let clock = Arc::new(AtomicI64::new(NOW));
         let reader = clock.clone();
-        let settings = test_settings(dir.path());
+        let mut settings = test_settings(dir.path());
+        configure(&mut settings);
         let state = payframe_server::build_state(
             &db.url,
             MasterKey::from_bytes([7; 32]),
