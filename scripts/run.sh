@@ -24,10 +24,11 @@ merchant_file="$PAYFRAME_DATA_DIR/demo-merchant.json"
 if [[ ! -s $merchant_file ]]; then
     echo "==> creating the demo merchant (origin $shop_origin)" >&2
     (umask 077 && target/release/payframe merchant create --name "Demo shop" \
-        --origin "$shop_origin" --json >"$merchant_file.tmp")
+        --origin "$shop_origin" --webhook-url "$shop_origin/webhooks" --json >"$merchant_file.tmp")
     mv "$merchant_file.tmp" "$merchant_file"
 fi
 secret_key=$(sed -n 's/.*"secret_key":"\([^"]*\)".*/\1/p' "$merchant_file")
+webhook_secret=$(sed -n 's/.*"webhook_secret":"\([^"]*\)".*/\1/p' "$merchant_file")
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -36,7 +37,7 @@ trap cleanup EXIT INT TERM
 target/release/payframe serve &
 pids+=($!)
 PAYFRAME_URL="$PAYFRAME_PUBLIC_URL" DEMO_SHOP_SECRET_KEY="$secret_key" \
-    DEMO_SHOP_LISTEN="$shop_listen" target/release/demo-shop &
+    DEMO_SHOP_WEBHOOK_SECRET="$webhook_secret" DEMO_SHOP_LISTEN="$shop_listen" target/release/demo-shop &
 pids+=($!)
 
 for _ in $(seq 1 100); do

@@ -15,6 +15,7 @@ pub mod store;
 pub mod telemetry;
 pub mod testing;
 pub mod vault;
+pub mod webhooks;
 
 pub use api::app;
 pub use state::{AppState, Clock, Settings, system_clock};
@@ -30,9 +31,46 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// Rows one sweep changes at most, so a sweep never holds locks for long.
 pub const SWEEP_BATCH: i64 = 500;
 
-/// Background work of a serving instance: reloads the encryption keys and sweeps
-/// expired rows periodically. Every instance runs it; the sweeps claim disjoint rows.
-pub fn spawn_background(state: &AppState) {
+/// Background tasks of a serving instance; `shutdown` stops them.
+pub struct Background {
+    webhook_worker: tokio::task::JoinHandle<()>,
+    stop_webhooks: tokio::sync::watch::Sender<bool>,
+    state: AppState,
+}
+
+impl Background {
+    /// Stops the webhook worker — letting the pass under way finish, at most the delivery
+    /// timeout and a little more — and gives back any delivery it still holds, so another
+    /// instance takes it at once (an attempt cut short is sent again: at least once).
+    pub async fn shutdown(mut self) {
+        let _ = self.stop_webhooks.send(true);
+        let grace = self.state.settings.webhook_timeout + Duration::from_secs(5);
+        if tokio::time::timeout(grace, &mut self.webhook_worker)
+            .await
+            .is_err()
+        {
+            self.webhook_worker.abort();
+        }
+        match webhooks::release_leases(&self.state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "webhook deliveries handed back"),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not release webhook leases; they expire on their own")
+            }
+        }
+    }
+}
+
+/// Background work of a serving instance: reloads the encryption keys, sweeps expired
+/// rows and delivers webhooks. Every instance runs it; sweeps and deliveries claim
+/// disjoint rows.
+pub fn spawn_background(state: &AppState) -> Background {
+    let (stop_webhooks, stop) = tokio::sync::watch::channel(false);
+    let background = Background {
+        webhook_worker: webhooks::delivery::spawn_worker(state.clone(), stop),
+        stop_webhooks,
+        state: state.clone(),
+    };
     let keys = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(KEY_REFRESH_INTERVAL);
@@ -58,6 +96,7 @@ pub fn spawn_background(state: &AppState) {
             }
         }
     });
+    background
 }
 
 /// One sweep at the state's clock: expires stale sessions, forgets idempotency keys past
@@ -99,7 +138,9 @@ pub async fn build_state(
         None => simulator.clone(),
     };
     let live_processor = settings.live_processor_url.as_deref().map(remote);
+    let webhooks = Arc::new(webhooks::Runtime::new(&settings)?);
     Ok(AppState {
+        webhooks,
         store,
         vault: Arc::new(vault),
         master,

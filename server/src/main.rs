@@ -1,5 +1,5 @@
-//! `payframe`: the gateway binary. `serve` runs it; `merchant create`, `keys rotate` and
-//! `migrate` administer the same database with the same settings.
+//! `payframe`: the gateway binary. `serve` runs it; `merchant create`, `webhooks create`,
+//! `keys rotate` and `migrate` administer the same database with the same settings.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -90,6 +90,11 @@ enum Command {
         #[command(subcommand)]
         command: MerchantCommand,
     },
+    /// Manage merchants' webhook endpoints.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Manage the frame's encryption keys.
     Keys {
         #[command(subcommand)]
@@ -135,6 +140,51 @@ enum MerchantCommand {
         /// Print `{"id","secret_key"}`.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Add a webhook endpoint to a merchant; prints its signing secret once.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        /// The merchant's id (mer_…).
+        #[arg(long)]
+        merchant: String,
+        /// Where events are POSTed (http:// or https://; live mode: https:// to a public host).
+        #[arg(long)]
+        url: String,
+        /// An event type to deliver (repeatable), e.g. payment.captured; default: all.
+        #[arg(long = "event")]
+        events: Vec<String>,
+        /// A live-mode endpoint (live events) instead of a test-mode one.
+        #[arg(long)]
+        live: bool,
+        /// Print `{"id","url","enabled_events","livemode","secret"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a merchant's webhook endpoints of one mode.
+    List {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        live: bool,
+    },
+    /// Delete a webhook endpoint; its pending deliveries are canceled.
+    Delete {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        merchant: String,
+        /// The endpoint's id (we_…).
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        live: bool,
     },
 }
 
@@ -217,7 +267,7 @@ async fn main() -> anyhow::Result<()> {
             settings.test_processor_url = test_processor_url;
             settings.live_processor_url = live_processor_url;
             let state = common.state(settings).await?;
-            payframe_server::spawn_background(&state);
+            let background = payframe_server::spawn_background(&state);
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
@@ -225,7 +275,9 @@ async fn main() -> anyhow::Result<()> {
             axum::serve(listener, payframe_server::app(state.clone()))
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
-            // In-flight requests have finished; give the connections back cleanly.
+            // In-flight requests have finished; hand back held webhook deliveries, then give
+            // the connections back cleanly.
+            background.shutdown().await;
             state.store.close().await;
             tracing::info!("stopped");
         }
@@ -306,6 +358,7 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Webhooks { command } => webhooks_command(command).await?,
         Command::Keys {
             command: KeysCommand::Rotate { common },
         } => {
@@ -324,6 +377,78 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { common } => {
             let store = common.store().await?;
             println!("migrations applied ({})", store.backend().as_str());
+        }
+    }
+    Ok(())
+}
+
+async fn webhooks_command(command: WebhooksCommand) -> anyhow::Result<()> {
+    use payframe_server::webhooks::endpoints;
+    match command {
+        WebhooksCommand::Create {
+            common,
+            merchant,
+            url,
+            events,
+            live,
+            json,
+        } => {
+            let state = common.state(admin_settings()).await?;
+            let created = endpoints::create(
+                &state.store,
+                &state.master,
+                &merchant,
+                &url,
+                &events,
+                live,
+                None,
+                state.now(),
+            )
+            .await?;
+            let e = &created.endpoint;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "id": e.id, "url": e.url, "enabled_events": e.enabled_events,
+                        "livemode": e.livemode, "secret": created.secret,
+                    })
+                );
+            } else {
+                println!("endpoint:       {}", e.id);
+                println!("url:            {}", e.url);
+                println!("events:         {}", e.enabled_events.join(", "));
+                println!(
+                    "signing secret: {}   (shown once; store it safely)",
+                    created.secret
+                );
+            }
+        }
+        WebhooksCommand::List {
+            common,
+            merchant,
+            live,
+        } => {
+            let store = common.store().await?;
+            for e in store.webhook_endpoints(&merchant, live, 100, None).await? {
+                println!("{}  {}  {}", e.id, e.url, e.enabled_events.join(","));
+            }
+        }
+        WebhooksCommand::Delete {
+            common,
+            merchant,
+            id,
+            live,
+        } => {
+            let store = common.store().await?;
+            let now = system_clock()();
+            if !store
+                .delete_webhook_endpoint(&merchant, live, &id, now)
+                .await?
+            {
+                anyhow::bail!("no webhook endpoint {id} for merchant {merchant}");
+            }
+            println!("deleted {id}");
         }
     }
     Ok(())

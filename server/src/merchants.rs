@@ -1,5 +1,6 @@
 //! Creating merchants: validated embedding origins, a secret API key shown once and stored
-//! hashed, and a webhook signing secret stored wrapped by the master key.
+//! hashed, and a webhook signing secret stored wrapped by the master key (with a webhook
+//! endpoint using it when a webhook URL is given).
 
 use crate::api::auth::hash_secret;
 use crate::ids;
@@ -15,6 +16,8 @@ pub enum MerchantError {
     Missing,
     #[error("no merchant {0}")]
     Unknown(String),
+    #[error("webhook URL: {0}")]
+    WebhookUrl(#[from] crate::webhooks::endpoints::EndpointError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -68,7 +71,24 @@ pub async fn create(
         .collect::<Result<Vec<_>, _>>()?;
     let id = ids::new_id("mer");
     let secret_key = new_secret_key(livemode);
-    let webhook_secret = format!("whsec_{}", ids::random_base62(32));
+    let webhook_secret = crate::webhooks::endpoints::new_secret();
+    // `--webhook-url` becomes an endpoint subscribed to every event, signed with the
+    // merchant's webhook secret (the one printed here).
+    let endpoint = match webhook_url {
+        Some(url) => {
+            let (url, events) = crate::webhooks::endpoints::validate(url, &[], livemode).await?;
+            Some(crate::webhooks::endpoints::new_endpoint(
+                master,
+                &id,
+                url,
+                events,
+                livemode,
+                &webhook_secret,
+                now,
+            ))
+        }
+        None => None,
+    };
     let merchant = NewMerchant {
         id: &id,
         name: name.trim(),
@@ -76,6 +96,7 @@ pub async fn create(
         webhook_url,
         webhook_secret_wrapped: &master.wrap(purpose::WEBHOOK_SECRET, webhook_secret.as_bytes()),
         master_key_id: master.id(),
+        webhook_endpoint: endpoint.as_ref(),
     };
     store
         .insert_merchant(

@@ -43,6 +43,15 @@ pub struct Settings {
     pub live_processor_url: Option<String>,
     /// How long a processor call may take before it counts as a timeout.
     pub processor_timeout: std::time::Duration,
+    /// A webhook delivery counts only if the endpoint answers 2xx within this.
+    pub webhook_timeout: std::time::Duration,
+    /// How long a worker holds the deliveries it claimed; longer than `webhook_timeout`, so
+    /// a lease only expires when its instance is gone.
+    pub webhook_lease_seconds: i64,
+    /// Deliveries claimed per pass.
+    pub webhook_batch: i64,
+    /// How often the worker looks for due deliveries when nothing wakes it.
+    pub webhook_poll_interval: std::time::Duration,
 }
 
 impl Settings {
@@ -58,6 +67,10 @@ impl Settings {
             test_processor_url: None,
             live_processor_url: None,
             processor_timeout: std::time::Duration::from_secs(30),
+            webhook_timeout: crate::webhooks::delivery::DEFAULT_TIMEOUT,
+            webhook_lease_seconds: 60,
+            webhook_batch: 32,
+            webhook_poll_interval: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -80,6 +93,8 @@ pub struct AppState {
     /// Live-mode payments go here; without one, live payments are refused.
     pub live_processor: Option<Arc<dyn crate::processors::Connector>>,
     pub payment_locks: Arc<crate::locks::KeyedLocks>,
+    /// Webhook delivery: this instance's lease identity and HTTP clients.
+    pub webhooks: Arc<crate::webhooks::Runtime>,
 }
 
 impl AppState {

@@ -25,6 +25,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/payments/{id}/capture"),
     ("post", "/v1/payments/{id}/cancel"),
     ("post", "/v1/payments/{id}/refunds"),
+    ("post", "/v1/webhook_endpoints"),
+    ("get", "/v1/webhook_endpoints"),
+    ("get", "/v1/webhook_endpoints/{id}"),
+    ("delete", "/v1/webhook_endpoints/{id}"),
+    ("get", "/v1/events"),
+    ("get", "/v1/events/{id}"),
+    ("post", "/v1/events/{id}/redeliver"),
     ("get", "/v1/frame/sessions/{id}"),
     ("post", "/v1/frame/sessions/{id}/confirm"),
     ("get", "/healthz"),
@@ -441,6 +448,12 @@ async fn components_hold_the_objects_and_every_reference_resolves() {
         "FrameSession",
         "EncryptionKey",
         "PaymentMethodView",
+        "WebhookEndpoint",
+        "WebhookEndpointList",
+        "Event",
+        "EventList",
+        "WebhookDelivery",
+        "WebhookAttempt",
     ] {
         assert!(schemas.contains_key(name), "no {name} schema");
     }

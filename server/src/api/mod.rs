@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod encoded;
 pub mod error;
+pub mod events;
 pub mod frame;
 pub mod frame_page;
 pub mod idempotency;
@@ -11,6 +12,7 @@ pub mod json;
 pub mod openapi;
 pub mod payments;
 pub mod sessions;
+pub mod webhooks;
 
 use crate::state::AppState;
 use axum::Router;
@@ -28,6 +30,8 @@ pub fn app(state: AppState) -> Router {
     let merchant_api = Router::new()
         .merge(sessions::router())
         .merge(payments::router())
+        .merge(webhooks::router())
+        .merge(events::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::layer,

@@ -3,7 +3,7 @@
 //! cannot drift from the code. `server/tests/openapi.rs` checks that every route the router
 //! serves is in it.
 
-use super::{frame, frame_page, payments, sessions};
+use super::{events, frame, frame_page, payments, sessions, webhooks};
 use axum::http::header;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;
@@ -65,6 +65,13 @@ pub struct IdempotencyKey {
         payments::capture,
         payments::cancel,
         payments::refund,
+        webhooks::create,
+        webhooks::list,
+        webhooks::retrieve,
+        webhooks::delete,
+        events::list,
+        events::retrieve,
+        events::redeliver,
         frame::public_view,
         frame::confirm,
         super::healthz,
@@ -82,11 +89,27 @@ pub struct IdempotencyKey {
         payments::PaymentObject,
         payments::PaymentListObject,
         payments::RefundObject,
+        webhooks::CreateWebhookEndpoint,
+        webhooks::WebhookEndpointObject,
+        webhooks::WebhookEndpointListObject,
+        webhooks::DeletedWebhookEndpointObject,
+        events::EventObject,
+        events::EventDataObject,
+        events::DeliveryObject,
+        events::AttemptObject,
+        events::EventListObject,
     )),
     modifiers(&Fixups),
     tags(
         (name = "sessions", description = "Checkout sessions, created by the merchant's server."),
         (name = "payments", description = "Payments: retrieve, list, capture, cancel, refund."),
+        (name = "webhooks", description = "Webhook endpoints and the events delivered to them. \
+            Each event is POSTed as JSON with `Payframe-Signature: t=<unix seconds>,v1=<hex \
+            HMAC-SHA256(secret, \"<t>.<raw body>\")>`, keyed with the endpoint's whole `whsec_…` \
+            secret. A 2xx answer within 10 s counts as delivered; redirects are not followed. \
+            Otherwise the delivery is retried after 1 min, 5 min, 30 min, 2 h, 5 h, 10 h, 12 h, \
+            18 h and 24 h (each ±10 % jitter; ten attempts over about three days), then marked \
+            `failed`. Delivery is at least once: de-duplicate on the event `id`."),
         (name = "frame", description = "Called by the hosted card frame, authenticated by the \
             session's client secret instead of a secret key."),
         (name = "ops", description = "Health, readiness and this document."),

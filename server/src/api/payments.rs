@@ -7,13 +7,14 @@ use super::openapi::{self, ErrorBody};
 use crate::payments::flow;
 use crate::state::AppState;
 use crate::store::PaymentRecord;
+// The payment object is rendered in `payments::view`, shared with webhook events.
+pub use crate::payments::view::PaymentObject;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use payframe_core::Amount;
-use payframe_core::api::PaymentMethodView;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -25,73 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/payments/{id}/capture", post(capture))
         .route("/v1/payments/{id}/cancel", post(cancel))
         .route("/v1/payments/{id}/refunds", post(refund))
-}
-
-/// The payment object: one card payment, from authorization to refunds.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Payment)]
-pub struct PaymentObject {
-    /// `pay_…`
-    pub id: String,
-    /// Always `"payment"`.
-    #[schema(value_type = String, examples("payment"))]
-    pub object: &'static str,
-    /// The session it paid (`cs_…`), or null.
-    #[schema(required = true)]
-    pub session: Option<String>,
-    /// Authorized amount, in minor units of `currency`.
-    pub amount: i64,
-    /// In minor units.
-    pub amount_captured: i64,
-    /// In minor units.
-    pub amount_refunded: i64,
-    /// ISO 4217, lower case.
-    pub currency: String,
-    /// `requires_payment_method`, `processing`, `authorized`, `captured`,
-    /// `partially_refunded`, `refunded`, `failed` or `canceled`.
-    #[schema(value_type = String)]
-    pub status: &'static str,
-    /// `automatic` or `manual`.
-    #[schema(value_type = String)]
-    pub capture_method: &'static str,
-    /// Why the card was declined (`do_not_honor`, `invalid_number`, `insufficient_funds`,
-    /// `expired_card`, `incorrect_cvc`, `issuer_unavailable`, `processing_error`), or null.
-    #[schema(value_type = Option<String>, required = true)]
-    pub decline_code: Option<&'static str>,
-    pub payment_method: PaymentMethodView,
-    /// The customer (`cus_…`) whose saved card paid, or null.
-    #[schema(required = true)]
-    pub customer: Option<String>,
-    pub livemode: bool,
-    /// Unix seconds.
-    pub created: i64,
-}
-
-impl From<&PaymentRecord> for PaymentObject {
-    fn from(r: &PaymentRecord) -> PaymentObject {
-        let p = &r.payment;
-        PaymentObject {
-            id: r.id.clone(),
-            object: "payment",
-            session: r.session_id.clone(),
-            amount: p.amount().minor_units(),
-            amount_captured: p.amount_captured(),
-            amount_refunded: p.amount_refunded(),
-            currency: p.currency().code(),
-            status: p.status().as_str(),
-            capture_method: p.capture_method().as_str(),
-            decline_code: p.decline_code().map(|c| c.as_str()),
-            payment_method: PaymentMethodView {
-                brand: r.brand.clone(),
-                last4: r.last4.clone(),
-                exp_month: r.exp_month,
-                exp_year: r.exp_year,
-            },
-            customer: None,
-            livemode: r.livemode,
-            created: p.created(),
-        }
-    }
 }
 
 /// A page of payments, newest first.

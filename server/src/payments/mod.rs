@@ -4,6 +4,7 @@
 
 pub mod flow;
 pub mod state;
+pub mod view;
 
 pub use state::{
     Actor, CaptureMethod, Operation, OperationKind, Payment, PaymentParts, Status, Transition,

@@ -7,11 +7,16 @@
 mod idempotency;
 mod payments;
 mod sweeps;
+mod webhooks;
 
 pub use idempotency::IdempotencyClaim;
 pub use sweeps::SweepReport;
 
 pub use payments::{NewRefund, PaymentRecord, RefundRow, SessionOutcome};
+pub use webhooks::{
+    AttemptRow, ClaimedDelivery, DeliveryNext, DeliveryRow, EndpointRow, EventRow, NewAttempt,
+    NewEndpoint,
+};
 
 mod connect;
 
@@ -19,6 +24,8 @@ pub use connect::{Backend, PoolSettings};
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row};
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,6 +43,9 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Signalled after a commit that queued webhook deliveries, so this instance's delivery
+    /// worker sends them at once instead of at its next poll.
+    outbox: Arc<Notify>,
 }
 
 /// A transaction on either backend.
@@ -61,6 +71,8 @@ pub struct NewMerchant<'a> {
     pub webhook_url: Option<&'a str>,
     pub webhook_secret_wrapped: &'a [u8],
     pub master_key_id: &'a str,
+    /// The endpoint `--webhook-url` asks for, created in the same transaction.
+    pub webhook_endpoint: Option<&'a NewEndpoint>,
 }
 
 #[derive(Debug, Clone)]
@@ -156,13 +168,22 @@ impl Store {
 
     pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Store, StoreError> {
         let (pool, backend) = connect::open(url, settings).await?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            outbox: Arc::new(Notify::new()),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Notified when this instance has queued webhook deliveries.
+    pub fn outbox_written(&self) -> &Notify {
+        &self.outbox
     }
 
     /// Applies the backend's pending migrations (several instances starting at once are
@@ -216,6 +237,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_api_key(&mut tx, key_id, m.id, key_hash, livemode, now).await?;
+        if let Some(endpoint) = m.webhook_endpoint {
+            webhooks::insert_endpoint(&mut tx, endpoint).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -439,6 +463,12 @@ impl Store {
             (
                 "merchants",
                 "webhook_secret_wrapped",
+                purpose::WEBHOOK_SECRET,
+                &["id"],
+            ),
+            (
+                "webhook_endpoints",
+                "secret_wrapped",
                 purpose::WEBHOOK_SECRET,
                 &["id"],
             ),

@@ -1,6 +1,7 @@
 //! Payments in storage: the row of each payment's current state, its transitions (appended,
-//! never rewritten), refunds, and the session's state after a confirm — what belongs
-//! together is written in one transaction, guarded by the payment's version.
+//! never rewritten), refunds, the session's state after a confirm and the webhook events the
+//! change causes — what belongs together is written in one transaction, guarded by the
+//! payment's version.
 
 use super::{Store, StoreError, Tx, get_bool, get_u32};
 use crate::payments::{
@@ -178,6 +179,7 @@ impl Store {
                 .bind(&record.id)
                 .fetch_one(&mut *tx)
                 .await?;
+        let new_transitions = p.transitions().get(stored as usize..).unwrap_or_default();
         for (seq, t) in p.transitions().iter().enumerate().skip(stored as usize) {
             sqlx::query(
                 "INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, operation, actor, amount, at)
@@ -214,8 +216,15 @@ impl Store {
             };
             sqlx::query(&sql).bind(session_id).execute(&mut *tx).await?;
         }
+        // The merchant hears of the change exactly when it is committed: its events and their
+        // deliveries are part of this transaction.
+        let events = crate::webhooks::events::for_transitions(record, new_transitions);
+        super::webhooks::insert_events(&mut tx, &events).await?;
         tx.commit().await?;
         record.version += 1;
+        if !events.is_empty() {
+            self.outbox.notify_one();
+        }
         Ok(true)
     }
 

@@ -41,6 +41,11 @@ pub struct Checkout {
 
 impl Gateway {
     pub async fn start() -> Gateway {
+        Gateway::start_with(|_| {}).await
+    }
+
+    /// A gateway whose settings `configure` may change first.
+    pub async fn start_with(configure: impl FnOnce(&mut Settings)) -> Gateway {
         // Server-side errors show in a failing test's output (RUST_LOG=debug for more).
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -53,11 +58,8 @@ impl Gateway {
         let db = TestDatabase::create(dir.path()).await;
         let clock = Arc::new(AtomicI64::new(NOW));
         let reader = clock.clone();
-        let settings = Settings::new(
-            "http://gateway.test".into(),
-            dir.path().join("no-frame"),
-            dir.path().join("no-public"),
-        );
+        let mut settings = test_settings(dir.path());
+        configure(&mut settings);
         let state = payframe_server::build_state(
             &db.url,
             MasterKey::from_bytes([7; 32]),
@@ -77,6 +79,27 @@ impl Gateway {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The test's clock, for another instance on the same database.
+    pub fn clock(&self) -> payframe_server::Clock {
+        let clock = self.clock.clone();
+        Arc::new(move || clock.load(Ordering::SeqCst))
+    }
+
+    /// Another gateway instance (as after a restart, or beside this one) on the same
+    /// database, master key and clock, with settings `configure` may change.
+    pub async fn instance(&self, configure: impl FnOnce(&mut Settings)) -> AppState {
+        let mut settings = test_settings(self._dir.path());
+        configure(&mut settings);
+        payframe_server::build_state(
+            &self.db.url,
+            MasterKey::from_bytes([7; 32]),
+            settings,
+            self.clock(),
+        )
+        .await
+        .expect("another instance")
     }
 
     pub fn db_url(&self) -> &str {
@@ -150,6 +173,11 @@ impl Gateway {
 
     pub async fn get(&self, path: &str, key: Option<&str>) -> (StatusCode, Value) {
         self.call_json(request(Method::GET, path, key, None, Body::empty()))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, key: Option<&str>) -> (StatusCode, Value) {
+        self.call_json(request(Method::DELETE, path, key, None, Body::empty()))
             .await
     }
 
@@ -259,6 +287,14 @@ impl Gateway {
         pool.close().await;
         count
     }
+}
+
+fn test_settings(dir: &std::path::Path) -> Settings {
+    Settings::new(
+        "http://gateway.test".into(),
+        dir.join("no-frame"),
+        dir.join("no-public"),
+    )
 }
 
 fn request(
