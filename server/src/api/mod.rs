@@ -1,7 +1,9 @@
 //! The HTTP surface: one router per concern, merged here with the layers every request
 //! passes (request id and log line, body size limit).
 
+pub mod audit;
 pub mod auth;
+pub mod customers;
 pub mod encoded;
 pub mod error;
 pub mod frame;
@@ -28,6 +30,8 @@ pub fn app(state: AppState) -> Router {
     let merchant_api = Router::new()
         .merge(sessions::router())
         .merge(payments::router())
+        .merge(customers::router())
+        .merge(audit::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::layer,

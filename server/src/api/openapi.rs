@@ -3,7 +3,7 @@
 //! cannot drift from the code. `server/tests/openapi.rs` checks that every route the router
 //! serves is in it.
 
-use super::{frame, frame_page, payments, sessions};
+use super::{audit, customers, frame, frame_page, payments, sessions};
 use axum::http::header;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;
@@ -65,6 +65,17 @@ pub struct IdempotencyKey {
         payments::capture,
         payments::cancel,
         payments::refund,
+        payments::create,
+        customers::create,
+        customers::list,
+        customers::retrieve,
+        customers::update,
+        customers::erase,
+        customers::payment_methods,
+        customers::detach,
+        customers::transactions,
+        customers::export,
+        audit::list,
         frame::public_view,
         frame::confirm,
         super::healthz,
@@ -82,11 +93,28 @@ pub struct IdempotencyKey {
         payments::PaymentObject,
         payments::PaymentListObject,
         payments::RefundObject,
+        payments::CreatePayment,
+        customers::CustomerParams,
+        customers::AddressObject,
+        customers::CustomerObject,
+        customers::CustomerListObject,
+        customers::PaymentMethodObject,
+        customers::SavedCardObject,
+        customers::PaymentMethodListObject,
+        customers::TransactionObject,
+        customers::TransactionListObject,
+        customers::ExportObject,
+        audit::AuditEntryObject,
+        audit::AuditListObject,
     )),
     modifiers(&Fixups),
     tags(
         (name = "sessions", description = "Checkout sessions, created by the merchant's server."),
-        (name = "payments", description = "Payments: retrieve, list, capture, cancel, refund."),
+        (name = "payments", description = "Payments: retrieve, list, charge a saved payment \
+            method, capture, cancel, refund."),
+        (name = "customers", description = "Customers, their saved payment methods and \
+            transaction history; data-protection export and erasure (GDPR, LGPD)."),
+        (name = "audit", description = "The append-only audit log of who changed what."),
         (name = "frame", description = "Called by the hosted card frame, authenticated by the \
             session's client secret instead of a secret key."),
         (name = "ops", description = "Health, readiness and this document."),
