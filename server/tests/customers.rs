@@ -1066,3 +1066,36 @@ async fn erasure_forgets_stored_idempotent_answers_that_repeat_the_customer() {
         "only Bia's answer is kept"
     );
 }
+
+#[tokio::test]
+async fn the_master_key_still_rotates_after_cards_were_shredded() {
+    let gw = Gateway::start().await;
+    let key = gw.merchant("Shop", &[SHOP]).await;
+    let erased = create_customer(&gw, &key, &json!({})).await;
+    let (_, shredded) = pay_and_save(&gw, &key, &erased, common::PAN).await;
+    let kept = create_customer(&gw, &key, &json!({})).await;
+    let (_, live) = pay_and_save(&gw, &key, &kept, MASTERCARD).await;
+    let (status, _) = gw
+        .call(common_delete(&format!("/v1/customers/{erased}"), &key))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let state = gw.state();
+    let new = payframe_server::master_key::MasterKey::from_bytes([8; 32]);
+    payframe_server::rotation::rotate_master(&state.store, &state.master, &new)
+        .await
+        .expect("rotation skips shredded cards");
+    let vault =
+        payframe_server::vault::Vault::load(&state.store, std::sync::Arc::new(new), gw.now())
+            .await
+            .unwrap();
+    for (confirmed, opens) in [(&live, true), (&shredded, false)] {
+        let token = confirmed["token"].as_str().unwrap();
+        let (ct, wrapped) = state.store.card_secret(token).await.unwrap().unwrap();
+        let revealed = vault.reveal(&ct, &wrapped);
+        assert_eq!(revealed.is_ok(), opens, "{token}");
+        if let Ok(pan) = revealed {
+            assert_eq!(pan.last4(), "4444");
+        }
+    }
+}
