@@ -1099,3 +1099,21 @@ async fn the_master_key_still_rotates_after_cards_were_shredded() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_same_card_saved_by_two_checkouts_at_once_is_one_payment_method() {
+    let gw = Gateway::start().await;
+    let key = gw.merchant("Shop", &[SHOP]).await;
+    let customer = create_customer(&gw, &key, &json!({})).await;
+    let (a, b) = tokio::join!(
+        pay_and_save(&gw, &key, &customer, common::PAN),
+        pay_and_save(&gw, &key, &customer, common::PAN),
+    );
+    assert_eq!(a.0, StatusCode::OK, "{}", a.1);
+    assert_eq!(b.0, StatusCode::OK, "{}", b.1);
+    assert_eq!(
+        a.1["payment"]["payment_method_id"],
+        b.1["payment"]["payment_method_id"]
+    );
+    assert_eq!(payment_methods(&gw, &key, &customer).await.len(), 1);
+}

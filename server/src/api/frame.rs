@@ -365,33 +365,37 @@ async fn save_for_customer(
     if !session.save_payment_method {
         return None;
     }
-    let saved = state
-        .store
-        .save_card(
-            &SaveCard {
-                merchant_id: &session.merchant_id,
-                customer_id,
-                card_token: token,
-                payment_id: &record.id,
-                fingerprint,
-                brand: &record.brand,
-                last4: &record.last4,
-                exp_month: record.exp_month,
-                exp_year: record.exp_year,
+    let card = SaveCard {
+        merchant_id: &session.merchant_id,
+        customer_id,
+        card_token: token,
+        payment_id: &record.id,
+        fingerprint,
+        brand: &record.brand,
+        last4: &record.last4,
+        exp_month: record.exp_month,
+        exp_year: record.exp_year,
+        now,
+    };
+    let attempt = || {
+        state.store.save_card(&card, |pm| {
+            actor.entry(
+                "payment_method.attached",
+                "payment_method",
+                pm,
+                Some(customer_id),
+                serde_json::json!({"payment": record.id}),
                 now,
-            },
-            |pm| {
-                actor.entry(
-                    "payment_method.attached",
-                    "payment_method",
-                    pm,
-                    Some(customer_id),
-                    serde_json::json!({"payment": record.id}),
-                    now,
-                )
-            },
-        )
-        .await;
+            )
+        })
+    };
+    // Saves of one customer's cards run one after another (the store locks the customer's
+    // row), so two checkouts saving the same card find each other; a save that still fails
+    // (a busy database) is tried once more.
+    let saved = match attempt().await {
+        Err(_) => attempt().await,
+        first => first,
+    };
     match saved {
         Ok(Saved::New(pm) | Saved::Existing(pm)) => Some(pm),
         Ok(Saved::CustomerErased) => None,

@@ -184,11 +184,22 @@ async fn load(
 pub async fn retrieve(
     State(state): State<AppState>,
     auth: AuthedMerchant,
+    request: CurrentRequest,
     Path(id): Path<String>,
 ) -> Result<Json<PaymentObject>, ApiError> {
     let record = load(&state, &auth, &id).await?;
+    let before = record.payment.status();
     // A payment left `processing` by a processor timeout is resolved by asking again.
     let record = flow::resolve(&state, record, state.now()).await?;
+    if record.payment.status() != before {
+        let actor = Actor {
+            actor: crate::payments::Actor::System.to_string(),
+            ..Actor::merchant(&auth, &request)
+        };
+        actor
+            .record_payment(&state, "payment.resolved", &record, serde_json::json!({}))
+            .await;
+    }
     Ok(Json(PaymentObject::from(&record)))
 }
 

@@ -163,6 +163,23 @@ fn metadata_json(profile: &Profile) -> String {
     serde_json::to_string(profile.metadata.as_map()).expect("strings serialize")
 }
 
+/// Takes the customer's row for this transaction before reading anything: on PostgreSQL a
+/// row lock, so saves and an erasure of one customer run one after the other; on SQLite the
+/// write lock, since a transaction that reads first cannot become a writer once another has
+/// committed (SQLITE_BUSY, which no busy timeout waits out).
+async fn lock_customer(
+    tx: &mut super::Tx<'_>,
+    merchant_id: &str,
+    customer_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE customers SET updated_at = updated_at WHERE id = $1 AND merchant_id = $2")
+        .bind(customer_id)
+        .bind(merchant_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     pub async fn insert_customer(
         &self,
@@ -285,6 +302,7 @@ impl Store {
         audit_entry: impl FnOnce(&str) -> NewAuditEntry,
     ) -> Result<Saved, StoreError> {
         let mut tx = self.pool.begin().await?;
+        lock_customer(&mut tx, card.merchant_id, card.customer_id).await?;
         let erased =
             sqlx::query("SELECT erased_at FROM customers WHERE id = $1 AND merchant_id = $2")
                 .bind(card.customer_id)
@@ -394,6 +412,7 @@ impl Store {
         audit_entry: &NewAuditEntry,
     ) -> Result<Option<PaymentMethodRow>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        lock_customer(&mut tx, merchant_id, customer_id).await?;
         let row = sqlx::query(
             "SELECT * FROM payment_methods WHERE id = $1 AND merchant_id = $2 AND customer_id = $3",
         )
@@ -543,6 +562,7 @@ impl Store {
         audit_entry: impl FnOnce(&Erasure) -> NewAuditEntry,
     ) -> Result<Erasure, StoreError> {
         let mut tx = self.pool.begin().await?;
+        lock_customer(&mut tx, merchant_id, customer_id).await?;
         let row = sqlx::query("SELECT erased_at FROM customers WHERE id = $1 AND merchant_id = $2")
             .bind(customer_id)
             .bind(merchant_id)
