@@ -2,6 +2,7 @@
 //! `api::app` is the HTTP router. The `payframe` binary (main.rs) is a thin CLI over it.
 
 pub mod api;
+pub mod customers;
 pub mod ids;
 pub mod keys;
 pub mod locks;

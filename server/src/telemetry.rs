@@ -23,8 +23,16 @@ pub fn init(json: bool) {
     }
 }
 
-pub async fn log_request(request: Request, next: Next) -> Response {
+/// The id of the request being served (the `request-id` response header), for handlers
+/// that record it (the audit log).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub async fn log_request(mut request: Request, next: Next) -> Response {
     let request_id = crate::ids::new_id("req");
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let method = request.method().clone();
     let path = match request.extensions().get::<MatchedPath>() {
         Some(route) => route.as_str().to_owned(),

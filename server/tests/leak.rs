@@ -12,6 +12,12 @@
 //! secret or in the URL path as the session id). Declines by the issuer are not covered
 //! yet: confirms do not authorize payments so far; add them here when they do.
 //!
+//! The customer flows (issue #8) run too: a card saved for a customer by a checkout (twice,
+//! deduplicated), charged again by the merchant without a CVC (the vault reveals the number
+//! inside the server), refunded, the history, the export, the erasure (crypto-shredding),
+//! the export after it, a refused charge of the erased payment method, the audit log, and a
+//! customer whose name and metadata carry the card number (refused).
+//!
 //! It then reads every file of the data directory twice — `payframe.db`, its WAL and its
 //! shared-memory index while the gateway's pool is still open, and `payframe.db` again
 //! after a checkpoint has moved every page into it — and searches those bytes, the logs,
@@ -22,7 +28,7 @@
 mod common;
 mod leak_support;
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Checkout, NOW, assert_error_shape, card, sealed};
@@ -67,6 +73,7 @@ async fn card_data_never_reaches_logs_responses_panics_or_the_database() {
     refused_cards(&mut gateway, &merchant_key).await;
     refused_sessions(&mut gateway, &merchant_key).await;
     card_data_in_clear(&mut gateway, &merchant_key).await;
+    customer_flows(&mut gateway, &merchant_key).await;
 
     // The panic hook records messages (this one is caught; its output stays captured).
     let probe = std::panic::catch_unwind(|| panic!("leak test: panic capture probe"));
@@ -95,7 +102,7 @@ async fn card_data_never_reaches_logs_responses_panics_or_the_database() {
     let logs_text = String::from_utf8_lossy(&logs);
     assert_eq!(
         logs_text.matches("card tokenized").count(),
-        2,
+        4,
         "{logs_text}"
     );
     assert!(logs_text.contains("TRACE leak_test: capture probe"));
@@ -104,6 +111,8 @@ async fn card_data_never_reaches_logs_responses_panics_or_the_database() {
         "library debug logs"
     );
     assert!(String::from_utf8_lossy(responses).contains("\"token\":\"tok_"));
+    assert!(logs_text.contains("saved payment method charged"));
+    assert!(logs_text.contains("customer erased"));
     assert!(String::from_utf8_lossy(&panics).contains("panic capture probe"));
     for allowed in [VISA.bin(), VISA.last4(), AMEX.bin(), AMEX.last4()] {
         assert!(
@@ -490,6 +499,124 @@ async fn card_data_in_clear(gateway: &mut Gateway, merchant_key: &str) {
         StatusCode::BAD_REQUEST,
         "invalid_body",
     );
+}
+
+/// A customer's card saved by checkouts, charged, exported and erased.
+async fn customer_flows(gateway: &mut Gateway, merchant_key: &str) {
+    let json_type = Some("application/json");
+    let profile =
+        json!({"name": "Ana Souza", "email": "ana@example.com", "address": {"country": "BR"}});
+    let created = gateway
+        .post_raw(
+            "/v1/customers",
+            Some(merchant_key),
+            json_type,
+            profile.to_string(),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let customer = created.body["id"].as_str().expect("id").to_owned();
+
+    // Saved twice with the same card: one payment method.
+    let mut pm = String::new();
+    for _ in 0..2 {
+        let body = json!({"amount": 1999, "currency": "brl", "customer": customer, "save_payment_method": true});
+        let (checkout, key) = gateway.open_checkout_with(merchant_key, body).await;
+        let envelope = good_visa(gateway, &key, &checkout);
+        let reply = gateway.confirm(&checkout, &envelope).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        pm = reply.body["payment"]["payment_method_id"]
+            .as_str()
+            .expect("saved")
+            .to_owned();
+    }
+    let charge =
+        json!({"amount": 4200, "currency": "brl", "customer": customer, "payment_method": pm});
+    let charged = gateway
+        .post_raw(
+            "/v1/payments",
+            Some(merchant_key),
+            json_type,
+            charge.to_string(),
+        )
+        .await;
+    assert_eq!(charged.status, StatusCode::OK, "{}", charged.body);
+    let payment = charged.body["id"].as_str().expect("id").to_owned();
+    let refunded = gateway
+        .post_raw(
+            &format!("/v1/payments/{payment}/refunds"),
+            Some(merchant_key),
+            json_type,
+            "{}",
+        )
+        .await;
+    assert_eq!(refunded.status, StatusCode::OK, "{}", refunded.body);
+    for path in [
+        format!("/v1/customers/{customer}/payment_methods"),
+        format!("/v1/customers/{customer}/transactions"),
+        format!("/v1/customers/{customer}/export"),
+    ] {
+        let reply = gateway
+            .merchant_call(Method::GET, &path, merchant_key)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+    }
+    let erased = gateway
+        .merchant_call(
+            Method::DELETE,
+            &format!("/v1/customers/{customer}"),
+            merchant_key,
+        )
+        .await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.body);
+    let export = gateway
+        .merchant_call(
+            Method::GET,
+            &format!("/v1/customers/{customer}/export"),
+            merchant_key,
+        )
+        .await;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.body);
+    let refused = gateway
+        .post_raw(
+            "/v1/payments",
+            Some(merchant_key),
+            json_type,
+            charge.to_string(),
+        )
+        .await;
+    expect_error(
+        "erased payment method",
+        &refused,
+        StatusCode::BAD_REQUEST,
+        "payment_method_unusable",
+    );
+    let log = gateway
+        .merchant_call(Method::GET, "/v1/audit_log?limit=100", merchant_key)
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+
+    // The card number typed into profile fields is refused, never echoed.
+    for body in [
+        json!({"name": VISA.grouped(" ")}),
+        json!({"metadata": {"card": VISA.number, "cvc": VISA.cvc}}),
+        json!({"address": {"line1": format!("{} {}", VISA.grouped("-"), VISA.cvc)}}),
+    ] {
+        let reply = gateway
+            .post_raw(
+                "/v1/customers",
+                Some(merchant_key),
+                json_type,
+                body.to_string(),
+            )
+            .await;
+        expect_error(
+            "card number in a profile",
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "contains_card_number",
+        );
+    }
 }
 
 /// Seals `number` (as typed) for `checkout` exactly as the frame does.

@@ -32,6 +32,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/events"),
     ("get", "/v1/events/{id}"),
     ("post", "/v1/events/{id}/redeliver"),
+    ("post", "/v1/payments"),
+    ("post", "/v1/customers"),
+    ("get", "/v1/customers"),
+    ("get", "/v1/customers/{id}"),
+    ("post", "/v1/customers/{id}"),
+    ("delete", "/v1/customers/{id}"),
+    ("get", "/v1/customers/{id}/payment_methods"),
+    ("get", "/v1/customers/{id}/transactions"),
+    ("get", "/v1/customers/{id}/export"),
+    ("post", "/v1/payment_methods/{id}/detach"),
+    ("get", "/v1/audit_log"),
     ("get", "/v1/frame/sessions/{id}"),
     ("post", "/v1/frame/sessions/{id}/confirm"),
     ("get", "/healthz"),
@@ -631,4 +642,109 @@ async fn real_responses_match_their_documented_schemas() {
     let schema = response_schema(&doc, "post", "/v1/frame/sessions/{id}/confirm", 402);
     conforms(&doc, schema, &error, "declined");
     assert!(error["error"]["payment"].is_string(), "{error}");
+}
+
+/// The customer endpoints' answers match their documented schemas too.
+#[tokio::test]
+async fn customer_responses_match_their_documented_schemas() {
+    let gw = Gateway::start().await;
+    let doc = document(&gw).await;
+    let key = gw.merchant("Shop", &[SHOP]).await;
+    let check = |method: &str, path: &str, status: u16, value: &Value| {
+        conforms(
+            &doc,
+            response_schema(&doc, method, path, status),
+            value,
+            path,
+        );
+    };
+
+    let body = json!({"name": "Ana", "email": "ana@example.com", "address": {"country": "BR"}, "metadata": {"k": "v"}});
+    let (status, customer) = gw.post_json("/v1/customers", Some(&key), &body).await;
+    assert_eq!(status, StatusCode::OK, "{customer}");
+    check("post", "/v1/customers", 200, &customer);
+    let id = customer["id"].as_str().unwrap().to_owned();
+    let (_, fetched) = gw.get(&format!("/v1/customers/{id}"), Some(&key)).await;
+    check("get", "/v1/customers/{id}", 200, &fetched);
+    let (_, updated) = gw
+        .post_json(
+            &format!("/v1/customers/{id}"),
+            Some(&key),
+            &json!({"phone": "+351 912 345 678"}),
+        )
+        .await;
+    check("post", "/v1/customers/{id}", 200, &updated);
+    let (_, list) = gw.get("/v1/customers", Some(&key)).await;
+    check("get", "/v1/customers", 200, &list);
+    let (status, error) = gw
+        .post_json("/v1/customers", Some(&key), &json!({"email": "x"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    check("post", "/v1/customers", 400, &error);
+
+    let session =
+        json!({"amount": 1999, "currency": "brl", "customer": id, "save_payment_method": true});
+    let (_, created) = gw.post_json("/v1/sessions", Some(&key), &session).await;
+    check("post", "/v1/sessions", 200, &created);
+    let checkout = common::Checkout {
+        id: created["id"].as_str().unwrap().to_owned(),
+        client_secret: created["client_secret"].as_str().unwrap().to_owned(),
+    };
+    let envelope = sealed(
+        &gw.encryption_key(&checkout).await,
+        &checkout.id,
+        &card(common::PAN, 12, 2030, "123", gw.now()),
+    );
+    let (status, confirmed) = gw.confirm(&checkout, &envelope).await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    check("post", "/v1/frame/sessions/{id}/confirm", 200, &confirmed);
+    let pm = confirmed["payment"]["payment_method_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, methods) = gw
+        .get(&format!("/v1/customers/{id}/payment_methods"), Some(&key))
+        .await;
+    check("get", "/v1/customers/{id}/payment_methods", 200, &methods);
+
+    let charge = json!({"amount": 500, "currency": "brl", "customer": id, "payment_method": pm});
+    let (status, payment) = gw.post_json("/v1/payments", Some(&key), &charge).await;
+    assert_eq!(status, StatusCode::OK, "{payment}");
+    check("post", "/v1/payments", 200, &payment);
+    let (_, history) = gw
+        .get(&format!("/v1/customers/{id}/transactions"), Some(&key))
+        .await;
+    check("get", "/v1/customers/{id}/transactions", 200, &history);
+    let (_, export) = gw
+        .get(&format!("/v1/customers/{id}/export"), Some(&key))
+        .await;
+    check("get", "/v1/customers/{id}/export", 200, &export);
+    let (_, log) = gw.get("/v1/audit_log", Some(&key)).await;
+    check("get", "/v1/audit_log", 200, &log);
+    let (_, detached) = gw
+        .post_json(
+            &format!("/v1/payment_methods/{pm}/detach"),
+            Some(&key),
+            &json!({}),
+        )
+        .await;
+    check("post", "/v1/payment_methods/{id}/detach", 200, &detached);
+    let (status, refused) = gw.post_json("/v1/payments", Some(&key), &charge).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    check("post", "/v1/payments", 400, &refused);
+
+    let request = Request::builder()
+        .method(Method::DELETE)
+        .uri(format!("/v1/customers/{id}"))
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, erased) = gw.call(request).await;
+    assert_eq!(status, StatusCode::OK, "{erased}");
+    let erased: Value = serde_json::from_str(&erased).unwrap();
+    check("delete", "/v1/customers/{id}", 200, &erased);
+    let (_, export) = gw
+        .get(&format!("/v1/customers/{id}/export"), Some(&key))
+        .await;
+    check("get", "/v1/customers/{id}/export", 200, &export);
 }

@@ -135,12 +135,23 @@ impl From<crate::payments::flow::FlowError> for ApiError {
                 "livemode_unavailable",
                 "Live mode has no processor connector configured on this gateway.",
             ),
+            FlowError::Card(e) => ApiError::from(e).param("payment_method"),
+            FlowError::PaymentMethodUnusable => payment_method_unusable(),
             FlowError::InvalidSession | FlowError::Store(_) | FlowError::Unrecorded(_) => {
                 tracing::error!(error = %err, "payment flow failed");
                 ApiError::internal()
             }
         }
     }
+}
+
+/// A saved payment method that was detached or erased (its card crypto-shredded).
+pub fn payment_method_unusable() -> ApiError {
+    ApiError::invalid(
+        "payment_method_unusable",
+        "This payment method was detached or erased and can no longer be charged.",
+    )
+    .param("payment_method")
 }
 
 /// 402 for a card the issuer (or the simulator) declined.

@@ -2,6 +2,7 @@
 //! `GET /v1/frame/sessions/{id}` (public view and encryption key) and
 //! `POST /v1/frame/sessions/{id}/confirm` (open the envelope, validate, vault, answer).
 
+use super::audit::{Actor, CurrentRequest};
 use super::auth::hash_secret;
 use super::error::ApiError;
 use super::error::declined;
@@ -13,7 +14,7 @@ use crate::payments::Status;
 use crate::payments::flow::{self, CardSummary};
 use crate::processors::{Card, DeclineCode};
 use crate::state::AppState;
-use crate::store::{NewCard, PaymentRecord, Session};
+use crate::store::{NewCard, PaymentRecord, SaveCard, Saved, Session};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -209,6 +210,7 @@ fn open_error(err: OpenError) -> ApiError {
 )]
 pub async fn confirm(
     State(state): State<AppState>,
+    request: CurrentRequest,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ConfirmRequest>,
 ) -> Result<Json<ConfirmResponse>, ApiError> {
@@ -257,7 +259,18 @@ pub async fn confirm(
             state.store.release_session(&session.id).await?;
         }
     }
-    let (token, payment_method, record) = result.map_err(ApiError::from)?;
+    let (token, payment_method, fingerprint, mut record) = result.map_err(ApiError::from)?;
+    let actor = Actor::frame(&session.merchant_id, &request);
+    actor
+        .record_payment(&state, "payment.created", &record, serde_json::json!({}))
+        .await;
+    if matches!(
+        record.payment.status(),
+        Status::Authorized | Status::Captured
+    ) {
+        record.payment_method_id =
+            save_for_customer(&state, &session, &actor, &token, &fingerprint, &record, now).await;
+    }
     tracing::info!(
         session = %session.id,
         payment = %record.id,
@@ -291,7 +304,7 @@ async fn vault_and_pay(
     expiry: Expiry,
     cvc: Cvc,
     now: i64,
-) -> Result<(String, PaymentMethodView, PaymentRecord), flow::FlowError> {
+) -> Result<(String, PaymentMethodView, [u8; 32], PaymentRecord), flow::FlowError> {
     let sealed = state.vault.seal(&pan);
     let token = crate::ids::new_id("tok");
     let brand = pan.brand().map_or("unknown", |b| b.as_str());
@@ -333,5 +346,62 @@ async fn vault_and_pay(
         cvc: Some(cvc),
     };
     let record = flow::pay_session(state, session, card, summary, now).await?;
-    Ok((token, view, record))
+    Ok((token, view, sealed.fingerprint, record))
+}
+
+/// Saves the card of an authorized payment for the session's customer when the session asked
+/// for it; returns the payment method (`pm_…`). The payment stands whatever happens here, so
+/// a failure to save is logged, not answered.
+async fn save_for_customer(
+    state: &AppState,
+    session: &Session,
+    actor: &Actor,
+    token: &str,
+    fingerprint: &[u8],
+    record: &PaymentRecord,
+    now: i64,
+) -> Option<String> {
+    let customer_id = session.customer_id.as_deref()?;
+    if !session.save_payment_method {
+        return None;
+    }
+    let card = SaveCard {
+        merchant_id: &session.merchant_id,
+        customer_id,
+        card_token: token,
+        payment_id: &record.id,
+        fingerprint,
+        brand: &record.brand,
+        last4: &record.last4,
+        exp_month: record.exp_month,
+        exp_year: record.exp_year,
+        now,
+    };
+    let attempt = || {
+        state.store.save_card(&card, |pm| {
+            actor.entry(
+                "payment_method.attached",
+                "payment_method",
+                pm,
+                Some(customer_id),
+                serde_json::json!({"payment": record.id}),
+                now,
+            )
+        })
+    };
+    // Saves of one customer's cards run one after another (the store locks the customer's
+    // row), so two checkouts saving the same card find each other; a save that still fails
+    // (a busy database) is tried once more.
+    let saved = match attempt().await {
+        Err(_) => attempt().await,
+        first => first,
+    };
+    match saved {
+        Ok(Saved::New(pm) | Saved::Existing(pm)) => Some(pm),
+        Ok(Saved::CustomerErased) => None,
+        Err(err) => {
+            tracing::error!(payment = %record.id, error = %err, "the card could not be saved for the customer");
+            None
+        }
+    }
 }

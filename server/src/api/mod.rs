@@ -1,7 +1,9 @@
 //! The HTTP surface: one router per concern, merged here with the layers every request
 //! passes (request id and log line, body size limit).
 
+pub mod audit;
 pub mod auth;
+pub mod customers;
 pub mod encoded;
 pub mod error;
 pub mod events;
@@ -32,6 +34,8 @@ pub fn app(state: AppState) -> Router {
         .merge(payments::router())
         .merge(webhooks::router())
         .merge(events::router())
+        .merge(customers::router())
+        .merge(audit::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::layer,

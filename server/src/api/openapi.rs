@@ -3,7 +3,7 @@
 //! cannot drift from the code. `server/tests/openapi.rs` checks that every route the router
 //! serves is in it.
 
-use super::{events, frame, frame_page, payments, sessions, webhooks};
+use super::{audit, customers, events, frame, frame_page, payments, sessions, webhooks};
 use axum::http::header;
 use axum::response::IntoResponse;
 use std::sync::LazyLock;
@@ -65,6 +65,17 @@ pub struct IdempotencyKey {
         payments::capture,
         payments::cancel,
         payments::refund,
+        payments::create,
+        customers::create,
+        customers::list,
+        customers::retrieve,
+        customers::update,
+        customers::erase,
+        customers::payment_methods,
+        customers::detach,
+        customers::transactions,
+        customers::export,
+        audit::list,
         webhooks::create,
         webhooks::list,
         webhooks::retrieve,
@@ -89,6 +100,19 @@ pub struct IdempotencyKey {
         payments::PaymentObject,
         payments::PaymentListObject,
         payments::RefundObject,
+        payments::CreatePayment,
+        customers::CustomerParams,
+        customers::AddressObject,
+        customers::CustomerObject,
+        customers::CustomerListObject,
+        customers::PaymentMethodObject,
+        customers::SavedCardObject,
+        customers::PaymentMethodListObject,
+        customers::TransactionObject,
+        customers::TransactionListObject,
+        customers::ExportObject,
+        audit::AuditEntryObject,
+        audit::AuditListObject,
         webhooks::CreateWebhookEndpoint,
         webhooks::WebhookEndpointObject,
         webhooks::WebhookEndpointListObject,
@@ -102,7 +126,11 @@ pub struct IdempotencyKey {
     modifiers(&Fixups),
     tags(
         (name = "sessions", description = "Checkout sessions, created by the merchant's server."),
-        (name = "payments", description = "Payments: retrieve, list, capture, cancel, refund."),
+        (name = "payments", description = "Payments: retrieve, list, charge a saved payment \
+            method, capture, cancel, refund."),
+        (name = "customers", description = "Customers, their saved payment methods and \
+            transaction history; data-protection export and erasure (GDPR, LGPD)."),
+        (name = "audit", description = "The append-only audit log of who changed what."),
         (name = "webhooks", description = "Webhook endpoints and the events delivered to them. \
             Each event is POSTed as JSON with `Payframe-Signature: t=<unix seconds>,v1=<hex \
             HMAC-SHA256(secret, \"<t>.<raw body>\")>`, keyed with the endpoint's whole `whsec_…` \

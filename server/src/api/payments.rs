@@ -1,10 +1,13 @@
-//! The merchant's payment endpoints: retrieve and list (cursor pagination), capture,
-//! cancel (void) and refund. Each is a thin shell over `payments::flow`.
+//! The merchant's payment endpoints: retrieve and list (cursor pagination), charge a
+//! customer's saved payment method, capture, cancel (void) and refund. Each is a thin shell
+//! over `payments::flow`, and each change is recorded in the audit log.
 
+use super::audit::{Actor, CurrentRequest};
 use super::auth::AuthedMerchant;
-use super::error::ApiError;
+use super::error::{ApiError, declined};
+use super::json::ApiJson;
 use super::openapi::{self, ErrorBody};
-use crate::payments::flow;
+use crate::payments::{CaptureMethod, Status, flow};
 use crate::state::AppState;
 use crate::store::PaymentRecord;
 // The payment object is rendered in `payments::view`, shared with webhook events.
@@ -14,14 +17,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use payframe_core::Amount;
+use payframe_core::{Amount, Currency};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/payments", get(list))
+        .route("/v1/payments", get(list).post(create))
         .route("/v1/payments/{id}", get(retrieve))
         .route("/v1/payments/{id}/capture", post(capture))
         .route("/v1/payments/{id}/cancel", post(cancel))
@@ -106,11 +109,22 @@ async fn load(
 pub async fn retrieve(
     State(state): State<AppState>,
     auth: AuthedMerchant,
+    request: CurrentRequest,
     Path(id): Path<String>,
 ) -> Result<Json<PaymentObject>, ApiError> {
     let record = load(&state, &auth, &id).await?;
+    let before = record.payment.status();
     // A payment left `processing` by a processor timeout is resolved by asking again.
     let record = flow::resolve(&state, record, state.now()).await?;
+    if record.payment.status() != before {
+        let actor = Actor {
+            actor: crate::payments::Actor::System.to_string(),
+            ..Actor::merchant(&auth, &request)
+        };
+        actor
+            .record_payment(&state, "payment.resolved", &record, serde_json::json!({}))
+            .await;
+    }
     Ok(Json(PaymentObject::from(&record)))
 }
 
@@ -230,6 +244,7 @@ fn amount(body: &AmountBody) -> Result<Option<Amount>, ApiError> {
 pub async fn capture(
     State(state): State<AppState>,
     auth: AuthedMerchant,
+    request: CurrentRequest,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<PaymentObject>, ApiError> {
@@ -237,6 +252,14 @@ pub async fn capture(
     let _guard = state.payment_locks.lock(&id).await;
     let record = load(&state, &auth, &id).await?;
     let record = flow::capture(&state, record, amount, auth.actor(), state.now()).await?;
+    Actor::merchant(&auth, &request)
+        .record_payment(
+            &state,
+            "payment.captured",
+            &record,
+            serde_json::json!({"amount_captured": record.payment.amount_captured()}),
+        )
+        .await;
     Ok(Json(PaymentObject::from(&record)))
 }
 
@@ -264,11 +287,15 @@ pub async fn capture(
 pub async fn cancel(
     State(state): State<AppState>,
     auth: AuthedMerchant,
+    request: CurrentRequest,
     Path(id): Path<String>,
 ) -> Result<Json<PaymentObject>, ApiError> {
     let _guard = state.payment_locks.lock(&id).await;
     let record = load(&state, &auth, &id).await?;
     let record = flow::cancel(&state, record, auth.actor(), state.now()).await?;
+    Actor::merchant(&auth, &request)
+        .record_payment(&state, "payment.canceled", &record, serde_json::json!({}))
+        .await;
     Ok(Json(PaymentObject::from(&record)))
 }
 
@@ -298,6 +325,7 @@ pub async fn cancel(
 pub async fn refund(
     State(state): State<AppState>,
     auth: AuthedMerchant,
+    request: CurrentRequest,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<RefundObject>, ApiError> {
@@ -305,6 +333,14 @@ pub async fn refund(
     let _guard = state.payment_locks.lock(&id).await;
     let record = load(&state, &auth, &id).await?;
     let (record, refund) = flow::refund(&state, record, amount, auth.actor(), state.now()).await?;
+    Actor::merchant(&auth, &request)
+        .record_payment(
+            &state,
+            "payment.refunded",
+            &record,
+            serde_json::json!({"refund": refund.id, "amount": refund.amount}),
+        )
+        .await;
     Ok(Json(RefundObject {
         currency: record.payment.currency().code(),
         id: refund.id,
@@ -314,4 +350,131 @@ pub async fn refund(
         status: "succeeded",
         created: refund.created_at,
     }))
+}
+
+/// `POST /v1/payments`: charge a customer's saved payment method (merchant-initiated).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayment {
+    /// In minor units of `currency`; positive.
+    #[schema(examples(1999))]
+    amount: i64,
+    /// ISO 4217 code, any case.
+    #[schema(examples("brl"))]
+    currency: String,
+    /// The customer (`cus_…`).
+    customer: String,
+    /// One of the customer's active saved payment methods (`pm_…`).
+    payment_method: String,
+    /// `automatic` (default) captures on authorization; `manual` waits for a capture call.
+    #[serde(default)]
+    #[schema(examples("automatic", "manual"))]
+    capture_method: Option<String>,
+    /// The merchant's own reference (up to 200 characters); must not contain a card number.
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    reference: Option<String>,
+}
+
+/// Charges a customer's saved payment method.
+///
+/// A merchant-initiated payment: no shopper is present and no CVC is sent. It follows the
+/// same state machine as a session's payment; a declined card answers 402 with the failed
+/// payment's id in `error.payment`.
+#[utoipa::path(
+    post,
+    path = "/v1/payments",
+    tag = "payments",
+    operation_id = "create_payment",
+    security(("secret_key" = [])),
+    params(openapi::IdempotencyKey),
+    request_body = CreatePayment,
+    responses(
+        (status = 200, description = "The payment (`authorized` or `captured`).", body = PaymentObject),
+        (status = 400, description = "`invalid_amount`, `invalid_currency`, `invalid_capture`, \
+            `invalid_reference`, `reference_contains_card_number`, `payment_method_unusable` \
+            (detached or erased), `expired_card` (`card_error`), `invalid_json`, `invalid_body`, \
+            `invalid_content_type` or `invalid_idempotency_key`.", body = ErrorBody),
+        (status = 401, description = openapi::UNAUTHORIZED, body = ErrorBody),
+        (status = 402, description = "`card_declined` (`card_error`): the issuer declined the card; \
+            `decline_code` says why and `error.payment` names the failed payment.", body = ErrorBody),
+        (status = 404, description = "`resource_missing`: no such customer, or no such payment \
+            method of that customer (`param` says which).", body = ErrorBody),
+        (status = 409, description = openapi::IDEMPOTENCY_CONFLICT, body = ErrorBody),
+        (status = 413, description = openapi::BODY_TOO_LARGE, body = ErrorBody),
+        (status = 500, description = openapi::INTERNAL, body = ErrorBody),
+        (status = 502, description = openapi::PROCESSOR, body = ErrorBody),
+        (status = 503, description = openapi::LIVEMODE, body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: AuthedMerchant,
+    request: CurrentRequest,
+    ApiJson(body): ApiJson<CreatePayment>,
+) -> Result<Json<PaymentObject>, ApiError> {
+    let amount = Amount::new(body.amount)
+        .map_err(|e| ApiError::invalid("invalid_amount", e.to_string()).param("amount"))?;
+    let currency = Currency::parse(&body.currency)
+        .map_err(|e| ApiError::invalid("invalid_currency", e.to_string()).param("currency"))?;
+    let capture_method = match body.capture_method.as_deref() {
+        None => CaptureMethod::Automatic,
+        Some(text) => CaptureMethod::parse(text).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_capture",
+                "capture_method must be `automatic` or `manual`.",
+            )
+            .param("capture_method")
+        })?,
+    };
+    super::sessions::check_reference(body.reference.as_deref())?;
+    let customer = super::customers::load_customer(&state, &auth, &body.customer)
+        .await
+        .map_err(|e| e.param("customer"))?;
+    let payment_method = state
+        .store
+        .payment_method(&auth.merchant.id, &body.payment_method)
+        .await?
+        .filter(|pm| pm.customer_id == customer.id)
+        .ok_or_else(|| ApiError::not_found("payment method").param("payment_method"))?;
+    if customer.erased_at.is_some() {
+        return Err(super::error::payment_method_unusable());
+    }
+    let record = flow::charge_saved(
+        &state,
+        flow::SavedCharge {
+            merchant_id: &auth.merchant.id,
+            livemode: auth.livemode,
+            payment_method: &payment_method,
+            amount,
+            currency,
+            capture_method,
+            reference: body.reference,
+            actor: auth.actor(),
+        },
+        state.now(),
+    )
+    .await?;
+    Actor::merchant(&auth, &request)
+        .record_payment(
+            &state,
+            "payment.created",
+            &record,
+            serde_json::json!({"payment_method": payment_method.id, "amount": record.payment.amount().minor_units()}),
+        )
+        .await;
+    tracing::info!(
+        payment = %record.id,
+        payment_method = %payment_method.id,
+        status = record.payment.status().as_str(),
+        "saved payment method charged"
+    );
+    if record.payment.status() == Status::Failed {
+        let code = record
+            .payment
+            .decline_code()
+            .unwrap_or(crate::processors::DeclineCode::ProcessingError);
+        return Err(declined(code, Some(record.id)));
+    }
+    Ok(Json(PaymentObject::from(&record)))
 }

@@ -44,13 +44,20 @@ pub struct CreateSession {
     #[serde(default)]
     #[schema(examples("automatic", "manual"))]
     capture: Option<String>,
+    /// The customer (`cus_…`) this checkout is for; their payments show in their history.
+    #[serde(default)]
+    customer: Option<String>,
+    /// Save the card for `customer` once it is authorized, as a reusable payment method
+    /// (`pm_…`) that `POST /v1/payments` can charge. Needs `customer`.
+    #[serde(default)]
+    save_payment_method: Option<bool>,
 }
 
 const MAX_REFERENCE_LEN: usize = 200;
 
 /// Whether free text holds something that parses as a card number (13–19 digits, spaces or
 /// dashes between them allowed), so merchants cannot put PANs where they'd be stored in clear.
-fn contains_card_number(text: &str) -> bool {
+pub(crate) fn contains_card_number(text: &str) -> bool {
     let bytes = text.as_bytes();
     (0..bytes.len())
         .filter(|&i| bytes[i].is_ascii_digit())
@@ -71,6 +78,25 @@ fn contains_card_number(text: &str) -> bool {
             }
             false
         })
+}
+
+/// Refuses a reference that is too long or holds a card number.
+pub(crate) fn check_reference(reference: Option<&str>) -> Result<(), ApiError> {
+    if reference.is_some_and(|r| r.len() > MAX_REFERENCE_LEN) {
+        return Err(ApiError::invalid(
+            "invalid_reference",
+            "The reference is longer than 200 characters.",
+        )
+        .param("reference"));
+    }
+    if reference.is_some_and(contains_card_number) {
+        return Err(ApiError::invalid(
+            "reference_contains_card_number",
+            "The reference looks like it contains a card number; card data never belongs there.",
+        )
+        .param("reference"));
+    }
+    Ok(())
 }
 
 /// The session object: a checkout the merchant's server set up for the frame.
@@ -95,6 +121,11 @@ pub struct SessionObject {
     pub status: String,
     /// `automatic` or `manual`.
     pub capture: String,
+    /// The customer (`cus_…`), or null.
+    #[schema(required = true)]
+    pub customer: Option<String>,
+    /// Whether an authorized card is saved for the customer.
+    pub save_payment_method: bool,
     pub livemode: bool,
     /// Unix seconds.
     pub expires_at: i64,
@@ -118,6 +149,8 @@ impl SessionObject {
             allowed_origins: s.allowed_origins.clone(),
             status: s.effective_status(now).to_owned(),
             capture: s.capture_method.clone(),
+            customer: s.customer_id.clone(),
+            save_payment_method: s.save_payment_method,
             livemode: s.livemode,
             expires_at: s.expires_at,
             created: s.created_at,
@@ -141,10 +174,14 @@ impl SessionObject {
     responses(
         (status = 200, description = "The session, with its `client_secret`.", body = SessionObject),
         (status = 400, description = "`invalid_amount`, `invalid_currency`, `invalid_reference`, \
-            `reference_contains_card_number`, `invalid_origin`, `invalid_capture`, `invalid_json`, \
-            `invalid_body`, `invalid_content_type` or `invalid_idempotency_key`.", body = ErrorBody),
+            `reference_contains_card_number`, `invalid_origin`, `invalid_capture`, `customer_required`, \
+            `invalid_json`, `invalid_body`, `invalid_content_type` or `invalid_idempotency_key`.", body = ErrorBody),
         (status = 401, description = openapi::UNAUTHORIZED, body = ErrorBody),
-        (status = 409, description = openapi::IDEMPOTENCY_CONFLICT, body = ErrorBody),
+        (status = 404, description = "`resource_missing` (`param`: `customer`): no such customer.", body = ErrorBody),
+        (status = 409, description = "`customer_erased` (the customer was erased); or \
+            `idempotency_key_reused` (the key was used with another request) or \
+            `idempotency_key_in_use` (the first request with it is still running), type \
+            `idempotency_error`.", body = ErrorBody),
         (status = 413, description = openapi::BODY_TOO_LARGE, body = ErrorBody),
         (status = 500, description = openapi::INTERNAL, body = ErrorBody),
     )
@@ -158,24 +195,7 @@ pub async fn create(
         .map_err(|e| ApiError::invalid("invalid_amount", e.to_string()).param("amount"))?;
     let currency = Currency::parse(&body.currency)
         .map_err(|e| ApiError::invalid("invalid_currency", e.to_string()).param("currency"))?;
-    if body
-        .reference
-        .as_ref()
-        .is_some_and(|r| r.len() > MAX_REFERENCE_LEN)
-    {
-        return Err(ApiError::invalid(
-            "invalid_reference",
-            "The reference is longer than 200 characters.",
-        )
-        .param("reference"));
-    }
-    if body.reference.as_deref().is_some_and(contains_card_number) {
-        return Err(ApiError::invalid(
-            "reference_contains_card_number",
-            "The reference looks like it contains a card number; card data never belongs there.",
-        )
-        .param("reference"));
-    }
+    check_reference(body.reference.as_deref())?;
     let registered = &auth.merchant.origins;
     let allowed_origins = match body.allowed_origins {
         None => registered.clone(),
@@ -199,6 +219,26 @@ pub async fn create(
             .param("capture"));
         }
     };
+    let save_payment_method = body.save_payment_method.unwrap_or(false);
+    let customer_id = match body.customer.as_deref() {
+        None if save_payment_method => {
+            return Err(ApiError::invalid(
+                "customer_required",
+                "save_payment_method needs a customer to save the card for.",
+            )
+            .param("customer"));
+        }
+        None => None,
+        Some(id) => {
+            let customer = super::customers::load_customer(&state, &auth, id)
+                .await
+                .map_err(|e| e.param("customer"))?;
+            if customer.erased_at.is_some() {
+                return Err(super::customers::customer_erased(Some("customer")));
+            }
+            Some(customer.id)
+        }
+    };
     let now = state.now();
     let id = ids::new_id("cs");
     let client_secret = format!("{id}_secret_{}", ids::random_base62(32));
@@ -216,6 +256,8 @@ pub async fn create(
         livemode: auth.livemode,
         expires_at: now + state.settings.session_ttl_seconds,
         created_at: now,
+        customer_id,
+        save_payment_method,
     };
     state.store.insert_session(&session).await?;
     tracing::info!(session = %session.id, merchant = %session.merchant_id, "session created");

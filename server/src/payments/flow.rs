@@ -13,8 +13,11 @@ use crate::processors::{
     RefundRequest, VoidRequest,
 };
 use crate::state::AppState;
-use crate::store::{NewRefund, PaymentRecord, Session, SessionOutcome, StoreError};
-use payframe_core::{Amount, Currency};
+use crate::store::{
+    NewRefund, PaymentMethodRow, PaymentRecord, Session, SessionOutcome, StoreError,
+};
+use payframe_core::card::year_month;
+use payframe_core::{Amount, CardError, Currency, Expiry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -32,6 +35,12 @@ pub enum FlowError {
     InvalidSession,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A saved card that cannot be charged as it is (e.g. it has expired).
+    #[error(transparent)]
+    Card(#[from] CardError),
+    /// A saved payment method whose card is gone: detached or erased (crypto-shredded).
+    #[error("the payment method can no longer be used")]
+    PaymentMethodUnusable,
     /// The processor answered but the payment could not be stored: its session stays held
     /// (`processing`) so no second card is charged; reconcile by the `pay_…:authorize` reference.
     #[error("the processor's answer could not be recorded: {0}")]
@@ -87,6 +96,9 @@ pub async fn pay_session(
         exp_month: summary.exp_month,
         exp_year: summary.exp_year,
         livemode: session.livemode,
+        customer_id: session.customer_id.clone(),
+        payment_method_id: None,
+        reference: session.reference.clone(),
         version: 0,
         payment: Payment::new(amount, currency, capture_method, now),
     };
@@ -105,6 +117,88 @@ pub async fn pay_session(
     state
         .store
         .save_payment(&mut record, Some(outcome), None)
+        .await
+        .map_err(FlowError::Unrecorded)?;
+    Ok(record)
+}
+
+/// A merchant-initiated charge of a customer's saved card.
+pub struct SavedCharge<'a> {
+    pub merchant_id: &'a str,
+    pub livemode: bool,
+    pub payment_method: &'a PaymentMethodRow,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub capture_method: CaptureMethod,
+    pub reference: Option<String>,
+    pub actor: Actor,
+}
+
+/// Charges a saved payment method (merchant-initiated, so without a CVC) through the same
+/// state machine as a session's payment: the card number is revealed from the vault here,
+/// handed to the processor and dropped; it never leaves the server. A declined charge is
+/// stored as a failed payment, like a declined confirm.
+pub async fn charge_saved(
+    state: &AppState,
+    charge: SavedCharge<'_>,
+    now: i64,
+) -> Result<PaymentRecord, FlowError> {
+    let pm = charge.payment_method;
+    if pm.status != "active" {
+        return Err(FlowError::PaymentMethodUnusable);
+    }
+    let (ciphertext, wrapped_key) = state
+        .store
+        .card_secret(&pm.card_token)
+        .await?
+        .ok_or(FlowError::PaymentMethodUnusable)?;
+    // A shredded card has no data key left; nothing can open it.
+    if wrapped_key.is_empty() {
+        return Err(FlowError::PaymentMethodUnusable);
+    }
+    let pan = state
+        .vault
+        .reveal(&ciphertext, &wrapped_key)
+        .map_err(|err| {
+            tracing::error!(payment_method = %pm.id, error = %err, "a saved card could not be revealed");
+            FlowError::PaymentMethodUnusable
+        })?;
+    let expiry = Expiry::new(pm.exp_month, pm.exp_year, year_month(now))?;
+    let mut record = PaymentRecord {
+        id: crate::ids::new_id("pay"),
+        merchant_id: charge.merchant_id.to_owned(),
+        session_id: None,
+        card_token: Some(pm.card_token.clone()),
+        brand: pm.brand.clone(),
+        last4: pm.last4.clone(),
+        exp_month: pm.exp_month,
+        exp_year: pm.exp_year,
+        livemode: charge.livemode,
+        customer_id: Some(pm.customer_id.clone()),
+        payment_method_id: Some(pm.id.clone()),
+        reference: charge.reference,
+        version: 0,
+        payment: Payment::new(charge.amount, charge.currency, charge.capture_method, now),
+    };
+    record.payment.apply(Operation::Submit, charge.actor, now)?;
+    let connector = connector(state, charge.livemode)?;
+    let answer = connector
+        .authorize(AuthorizeRequest {
+            reference: format!("{}:authorize", record.id),
+            amount: charge.amount,
+            currency: charge.currency,
+            card: Card {
+                pan,
+                expiry,
+                cvc: None,
+            },
+        })
+        .await;
+    // No session to update: the outcome only matters to confirms.
+    apply_authorization(connector, &mut record, answer, now).await?;
+    state
+        .store
+        .save_payment(&mut record, None, None)
         .await
         .map_err(FlowError::Unrecorded)?;
     Ok(record)

@@ -42,6 +42,13 @@ pub struct PaymentObject {
     /// The customer (`cus_…`) whose saved card paid, or null.
     #[schema(required = true)]
     pub customer: Option<String>,
+    /// The customer's saved payment method (`pm_…`) that paid, or that this payment's card
+    /// was saved as; null otherwise.
+    #[schema(required = true)]
+    pub payment_method_id: Option<String>,
+    /// The merchant's reference (the session's, or the one given to `POST /v1/payments`).
+    #[schema(required = true)]
+    pub reference: Option<String>,
     pub livemode: bool,
     /// Unix seconds.
     pub created: i64,
@@ -67,7 +74,9 @@ impl From<&PaymentRecord> for PaymentObject {
                 exp_month: r.exp_month,
                 exp_year: r.exp_year,
             },
-            customer: None,
+            customer: r.customer_id.clone(),
+            payment_method_id: r.payment_method_id.clone(),
+            reference: r.reference.clone(),
             livemode: r.livemode,
             created: p.created(),
         }

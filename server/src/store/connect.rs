@@ -71,9 +71,12 @@ pub(super) async fn open(
                 format!("{url}?mode=rwc")
             };
             // WAL lets readers run beside the writer; FULL syncs every commit, because a
-            // payment acknowledged to a merchant must survive a power cut.
+            // payment acknowledged to a merchant must survive a power cut. secure_delete
+            // zeroes the space of overwritten and deleted content, so an erased customer's
+            // data and a shredded card's data key do not linger in free pages.
             let pragmas = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                           PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
+                           PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                           PRAGMA secure_delete = ON;"
                 .to_owned();
             (url, pragmas)
         }

@@ -4,11 +4,15 @@
 //! two backends cannot drift apart; each has its own migrations with the same meaning.
 //! Handlers never write SQL; what must change together is written in one transaction here.
 
+pub mod audit;
+pub mod customers;
 mod idempotency;
 mod payments;
 mod sweeps;
 mod webhooks;
 
+pub use audit::{AuditEntry, NewAuditEntry};
+pub use customers::{CustomerRow, Erasure, HistoryRow, PaymentMethodRow, SaveCard, Saved};
 pub use idempotency::IdempotencyClaim;
 pub use sweeps::SweepReport;
 
@@ -97,6 +101,10 @@ pub struct Session {
     pub livemode: bool,
     pub expires_at: i64,
     pub created_at: i64,
+    /// The customer (`cus_…`) the session pays for, if any.
+    pub customer_id: Option<String>,
+    /// Whether a successful payment saves its card for `customer_id`.
+    pub save_payment_method: bool,
 }
 
 impl Session {
@@ -153,6 +161,28 @@ async fn insert_api_key(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// An audit entry for what the `payframe` CLI did (merchants and their keys have no API).
+fn cli_entry(
+    merchant_id: &str,
+    action: &'static str,
+    object_type: &'static str,
+    object_id: &str,
+    details: serde_json::Value,
+    now: i64,
+) -> NewAuditEntry {
+    NewAuditEntry {
+        merchant_id: Some(merchant_id.to_owned()),
+        actor: "cli".into(),
+        action,
+        object_type,
+        object_id: object_id.to_owned(),
+        customer_id: None,
+        request_id: None,
+        details,
+        at: now,
+    }
 }
 
 fn json_list(text: &str) -> Result<Vec<String>, StoreError> {
@@ -240,6 +270,18 @@ impl Store {
         if let Some(endpoint) = m.webhook_endpoint {
             webhooks::insert_endpoint(&mut tx, endpoint).await?;
         }
+        audit::append(
+            &mut tx,
+            &cli_entry(
+                m.id,
+                "merchant.created",
+                "merchant",
+                m.id,
+                serde_json::json!({"api_key": key_id, "livemode": livemode}),
+                now,
+            ),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -269,6 +311,18 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         insert_api_key(&mut tx, key_id, merchant_id, key_hash, livemode, now).await?;
+        audit::append(
+            &mut tx,
+            &cli_entry(
+                merchant_id,
+                "api_key.rolled",
+                "api_key",
+                key_id,
+                serde_json::json!({"livemode": livemode}),
+                now,
+            ),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -304,8 +358,9 @@ impl Store {
     pub async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (id, merchant_id, client_secret_hash, amount, currency, reference,
-                                   allowed_origins, status, capture_method, livemode, expires_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                   allowed_origins, status, capture_method, livemode, expires_at, created_at,
+                                   customer_id, save_payment_method)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&s.id)
         .bind(&s.merchant_id)
@@ -319,6 +374,8 @@ impl Store {
         .bind(s.livemode)
         .bind(s.expires_at)
         .bind(s.created_at)
+        .bind(s.customer_id.as_deref())
+        .bind(s.save_payment_method)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -344,6 +401,8 @@ impl Store {
                 livemode: get_bool(&r, "livemode")?,
                 expires_at: r.get("expires_at"),
                 created_at: r.get("created_at"),
+                customer_id: r.get("customer_id"),
+                save_payment_method: get_bool(&r, "save_payment_method")?,
             })
         })
         .transpose()
@@ -503,6 +562,10 @@ impl Store {
             );
             for row in rows {
                 let blob: Vec<u8> = row.try_get(key.len())?;
+                // A crypto-shredded card's data key is an empty blob: nothing to re-wrap.
+                if blob.is_empty() {
+                    continue;
+                }
                 let rewrapped = match rewrap(purpose, &blob) {
                     Ok(b) => b,
                     Err(e) => return Ok(Err(e)),

@@ -24,6 +24,12 @@ pub struct PaymentRecord {
     pub exp_month: u32,
     pub exp_year: u32,
     pub livemode: bool,
+    /// The customer the payment is for, if any.
+    pub customer_id: Option<String>,
+    /// The saved payment method (`pm_…`) that paid, or that the card was saved as.
+    pub payment_method_id: Option<String>,
+    /// The merchant's reference for a merchant-initiated payment.
+    pub reference: Option<String>,
     /// 0 for a payment not stored yet; the stored version otherwise.
     pub version: i64,
     pub payment: Payment,
@@ -110,6 +116,9 @@ async fn record_from_row(tx: &mut Tx<'_>, r: &AnyRow) -> Result<PaymentRecord, S
         exp_month: get_u32(r, "exp_month")?,
         exp_year: get_u32(r, "exp_year")?,
         livemode: get_bool(r, "livemode")?,
+        customer_id: r.get("customer_id"),
+        payment_method_id: r.get("payment_method_id"),
+        reference: r.get("reference"),
         version: r.get("version"),
         payment: Payment::from_parts(parts).map_err(|_| corrupt("payment invariants"))?,
         id,
@@ -132,8 +141,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO payments (id, merchant_id, session_id, card_token, brand, last4, exp_month, exp_year,
                     amount, currency, capture_method, status, amount_captured, amount_refunded, decline_code,
-                    processor_reference, livemode, version, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18)",
+                    processor_reference, livemode, version, created_at, customer_id, payment_method_id, reference)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $19, $20, $21)",
             )
             .bind(&record.id)
             .bind(&record.merchant_id)
@@ -153,6 +162,9 @@ impl Store {
             .bind(p.processor_reference())
             .bind(record.livemode)
             .bind(p.created())
+            .bind(&record.customer_id)
+            .bind(&record.payment_method_id)
+            .bind(&record.reference)
             .execute(&mut *tx)
             .await?
         } else {

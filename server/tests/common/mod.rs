@@ -368,3 +368,24 @@ pub fn assert_no_pan(text: &str) {
         "card number in a response: {text}"
     );
 }
+
+impl Gateway {
+    /// A JSON POST with an `Idempotency-Key`.
+    pub async fn post_json_idempotent(
+        &self,
+        path: &str,
+        key: &str,
+        idempotency_key: &str,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("idempotency-key", idempotency_key)
+            .body(Body::from(body.to_string()))
+            .expect("valid request");
+        self.call_json(request).await
+    }
+}

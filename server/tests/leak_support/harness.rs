@@ -153,10 +153,30 @@ impl Gateway {
         self.send(request).await
     }
 
+    /// A request of the merchant API without a body (GET, DELETE) with the secret key.
+    pub async fn merchant_call(&mut self, method: Method, path: &str, key: &str) -> Reply {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .expect("valid request");
+        self.send(request).await
+    }
+
     /// `POST /v1/sessions` for 19.99 BRL, then the frame's view of it; returns the session
     /// and the key to seal to.
     pub async fn open_checkout(&mut self, merchant_key: &str) -> (Checkout, EncryptionKey) {
         let body = json!({"amount": 1999, "currency": "brl", "reference": "order-1"});
+        self.open_checkout_with(merchant_key, body).await
+    }
+
+    /// `POST /v1/sessions` with `body`, then the frame's view of it.
+    pub async fn open_checkout_with(
+        &mut self,
+        merchant_key: &str,
+        body: Value,
+    ) -> (Checkout, EncryptionKey) {
         let created = self
             .post_raw(
                 "/v1/sessions",
