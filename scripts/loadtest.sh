@@ -20,6 +20,10 @@
 #   LOADTEST_DATA_PARENT=/tmp  where the data directory is made (/dev/shm: no fsync cost)
 #   LOADTEST_CEILING_ITERATIONS=20000  opens per thread for the crypto ceiling
 #   PAYFRAME_LOG=info          the gateway's log filter (its default is info)
+#   LOADTEST_BACKEND=sqlite    `postgres`: a fresh database on LOADTEST_POSTGRES_URL's server
+#   LOADTEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test   (dropped afterwards)
+#   LOADTEST_INSTANCES=1       2: two gateways on one database (PostgreSQL only) sharing one
+#                              `payframe simulator` service; the load is split between them
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -30,6 +34,13 @@ seal=${LOADTEST_SEAL:-ahead}
 data_parent=${LOADTEST_DATA_PARENT:-${TMPDIR:-/tmp}}
 ceiling_iterations=${LOADTEST_CEILING_ITERATIONS:-20000}
 log_filter=${PAYFRAME_LOG:-info}
+backend=${LOADTEST_BACKEND:-sqlite}
+postgres_admin=${LOADTEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+instances=${LOADTEST_INSTANCES:-1}
+if [[ $instances == 2 && $backend != postgres ]]; then
+    echo "two instances need LOADTEST_BACKEND=postgres (SQLite is one process's file)" >&2
+    exit 1
+fi
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -43,14 +54,29 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 data=$(mktemp -d "$data_parent/payframe-loadtest.XXXXXX")
 scratch=$(mktemp -d)
 gateway_pid=""
+pids=()
+database=""
 cleanup() {
-    if [[ -n $gateway_pid ]]; then
-        kill "$gateway_pid" 2>/dev/null || true
-        wait "$gateway_pid" 2>/dev/null || true
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -n $database ]]; then
+        psql "$postgres_admin" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" || true
     fi
     rm -rf "$data" "$scratch"
 }
 trap cleanup EXIT
+
+if [[ $backend == postgres ]]; then
+    database="payframe_loadtest_$$"
+    psql "$postgres_admin" -qc "CREATE DATABASE $database"
+    export DATABASE_URL="${postgres_admin%/*}/$database"
+    # Each instance's pool: enough for its share of the concurrency.
+    export PAYFRAME_DB_MAX_CONNECTIONS=${PAYFRAME_DB_MAX_CONNECTIONS:-16}
+else
+    unset DATABASE_URL
+fi
 
 step "merchant and gateway (data dir $data)"
 merchant=$("$bin/payframe" merchant create --data-dir "$data" --name loadtest \
@@ -60,32 +86,65 @@ secret_key=$(printf '%s\n' "$merchant" | sed -n 's/.*"secret_key":"\([^"]*\)".*/
     echo "no secret key in: $merchant" >&2
     exit 1
 }
-port=$("$bin/loadgen" --free-port)
-url="http://127.0.0.1:$port"
-PAYFRAME_LOG=$log_filter "$bin/payframe" serve --listen "127.0.0.1:$port" --data-dir "$data" \
-    --public-url "$url" >"$scratch/gateway.log" 2>&1 &
-gateway_pid=$!
-if ! "$bin/loadgen" --url "$url" --wait-healthz 30; then
-    echo "the gateway did not become healthy; its log:" >&2
-    tail -n 40 "$scratch/gateway.log" >&2
-    exit 1
+processor_args=()
+if [[ $instances == 2 ]]; then
+    sim_port=$("$bin/loadgen" --free-port)
+    "$bin/payframe" simulator --listen "127.0.0.1:$sim_port" >"$scratch/simulator.log" 2>&1 &
+    pids+=($!)
+    processor_args=(--test-processor-url "http://127.0.0.1:$sim_port")
 fi
+urls=()
+for i in $(seq "$instances"); do
+    port=$("$bin/loadgen" --free-port)
+    url="http://127.0.0.1:$port"
+    PAYFRAME_LOG=$log_filter "$bin/payframe" serve --listen "127.0.0.1:$port" --data-dir "$data" \
+        --public-url "$url" "${processor_args[@]}" >"$scratch/gateway$i.log" 2>&1 &
+    pids+=($!)
+    urls+=("$url")
+    if ! "$bin/loadgen" --url "$url" --wait-healthz 30; then
+        echo "gateway $i did not become healthy; its log:" >&2
+        tail -n 40 "$scratch/gateway$i.log" >&2
+        exit 1
+    fi
+done
+gateway_pid=${pids[-1]}
+url=${urls[0]}
 
 load_before=$(load)
 step "crypto-only ceiling: Envelope v1 opens on 2 threads"
 "$bin/loadgen" --crypto-ceiling --threads 2 --iterations "$ceiling_iterations" --kv |
     tee "$scratch/ceiling"
 
-step "confirm path: $warmup warm-up, then $requests confirms at concurrency $concurrency"
-PAYFRAME_SECRET_KEY=$secret_key "$bin/loadgen" --url "$url" --requests "$requests" \
-    --warmup "$warmup" --concurrency "$concurrency" --seal "$seal" \
-    --gateway-pid "$gateway_pid" --kv | tee "$scratch/load"
+step "confirm path ($backend, $instances instance(s)): $warmup warm-up, then $requests confirms at concurrency $concurrency"
+if [[ $instances == 1 ]]; then
+    PAYFRAME_SECRET_KEY=$secret_key "$bin/loadgen" --url "$url" --requests "$requests" \
+        --warmup "$warmup" --concurrency "$concurrency" --seal "$seal" \
+        --gateway-pid "$gateway_pid" --kv | tee "$scratch/load"
+else
+    # One load generator per instance, each with half the load, started together; the
+    # figures below are the first one's, and the total is the sum of both.
+    for i in 1 2; do
+        PAYFRAME_SECRET_KEY=$secret_key "$bin/loadgen" --url "${urls[$((i - 1))]}" \
+            --requests $((requests / 2)) --warmup $((warmup / 2)) \
+            --concurrency $((concurrency / 2)) --seal "$seal" \
+            --gateway-pid "${pids[$i]}" --kv >"$scratch/load$i" &
+        loaders[i]=$!
+    done
+    wait "${loaders[1]}" "${loaders[2]}"
+    cp "$scratch/load1" "$scratch/load"
+    cat "$scratch/load1" "$scratch/load2"
+    total=$(awk -v a="$(kv throughput_rps "$scratch/load1")" -v b="$(kv throughput_rps "$scratch/load2")" \
+        'BEGIN { printf "%.0f", a + b }')
+    sed -i "s/^throughput_rps=.*/throughput_rps=$total/" "$scratch/load"
+fi
 load_after=$(load)
 
-kill "$gateway_pid"
-wait "$gateway_pid" || true
-gateway_pid=""
-log_lines=$(wc -l <"$scratch/gateway.log")
+for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+done
+pids=()
+log_lines=$(cat "$scratch"/gateway*.log | wc -l)
 fs_type=$(df -T "$data" | awk 'NR == 2 { print $2 }')
 
 throughput=$(kv throughput_rps "$scratch/load")
@@ -104,6 +163,7 @@ cat <<EOF
 | machine busy / iowait (cores) | $(kv cpu_busy "$scratch/load") / $(kv cpu_iowait "$scratch/load") |
 | other processes, top by CPU (cores) | $(kv top_others "$scratch/load") |
 | concurrency, sealing | $concurrency, $seal |
+| backend, instances | $backend, $instances |
 | data dir filesystem, PAYFRAME_LOG (gateway log lines) | $fs_type, $log_filter ($log_lines) |
 | load average before → after | $load_before → $load_after |
 EOF

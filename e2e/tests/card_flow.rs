@@ -64,6 +64,17 @@ async fn shopper_pays_and_the_pan_never_leaves_the_frame_in_clear() {
         .wait_for_text("#outcome", "Paid with visa ending in 4242.")
         .await
         .unwrap();
+    // The shop marks its order paid only when the gateway's signed webhook arrives and
+    // verifies — not on the browser's word.
+    let orders = browser
+        .wait_until(
+            "const x = new XMLHttpRequest(); x.open('GET', '/orders', false); x.send();
+             return x.responseText.includes('<td>paid</td>') ? x.responseText : null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(orders.as_str().unwrap().contains("pay_"), "{orders}");
 
     browser.switch_to_frame("#card iframe").await.unwrap();
     browser

@@ -55,6 +55,7 @@ pub struct Stack {
     pub shop_url: String,
     pub gateway_url: String,
     pub data_dir: tempfile::TempDir,
+    _background: payframe_server::Background,
     bodies: Arc<Mutex<Vec<(String, Bytes)>>>,
     logs: Arc<Mutex<Vec<u8>>>,
 }
@@ -90,13 +91,15 @@ impl Stack {
             &state.master,
             "Demo shop",
             std::slice::from_ref(&shop_url),
-            None,
+            Some(&format!("{shop_url}/webhooks")),
             false,
             state.now(),
         )
         .await
         .unwrap();
 
+        // Webhook deliveries to the shop, as a serving gateway makes them.
+        let background = payframe_server::spawn_background(&state);
         let bodies: Arc<Mutex<Vec<(String, Bytes)>>> = Arc::default();
         let recorder = bodies.clone();
         let gateway =
@@ -104,15 +107,19 @@ impl Stack {
                 record_body(recorder.clone(), req, next)
             }));
         tokio::spawn(async move { axum::serve(gateway_listener, gateway).await.unwrap() });
-        let shop = demo_shop::app(demo_shop::ShopConfig {
-            gateway_url: gateway_url.clone(),
-            secret_key: merchant.secret_key,
-        });
+        let shop = demo_shop::app_with_webhooks(
+            demo_shop::ShopConfig {
+                gateway_url: gateway_url.clone(),
+                secret_key: merchant.secret_key,
+            },
+            Some(merchant.webhook_secret),
+        );
         tokio::spawn(async move { axum::serve(shop_listener, shop).await.unwrap() });
         Stack {
             shop_url,
             gateway_url,
             data_dir,
+            _background: background,
             bodies,
             logs,
         }
