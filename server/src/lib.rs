@@ -83,6 +83,14 @@ pub fn spawn_background(state: &AppState) -> Background {
             }
         }
     });
+    let limits = state.rate_limits.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(api::rate_limit::EVICT_INTERVAL);
+        loop {
+            tick.tick().await;
+            limits.retain_recent();
+        }
+    });
     let sweeper = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SWEEP_INTERVAL);
@@ -140,7 +148,9 @@ pub async fn build_state(
     };
     let live_processor = settings.live_processor_url.as_deref().map(remote);
     let webhooks = Arc::new(webhooks::Runtime::new(&settings)?);
+    let rate_limits = Arc::new(api::rate_limit::RateLimits::new(&settings.rate_limits));
     Ok(AppState {
+        rate_limits,
         webhooks,
         store,
         vault: Arc::new(vault),

@@ -3,6 +3,8 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+use payframe_server::api::rate_limit::{Limit, RateLimitSettings};
 use payframe_server::master_key::MasterKey;
 use payframe_server::store::{PoolSettings, Store};
 use payframe_server::{Settings, build_state, system_clock};
@@ -40,6 +42,60 @@ struct Common {
     log_json: bool,
 }
 
+/// Rate limits: `0` (or `off`) switches one off; otherwise `COUNT/UNIT[:BURST]`, UNIT `s`,
+/// `m` or `h` (`20/m:10`: 20 a minute, 10 at once). Limits are per instance.
+#[derive(Args, Clone)]
+struct RateLimitArgs {
+    /// Every `/v1/frame/…` request, per client IP.
+    #[arg(long, env = "PAYFRAME_RATE_LIMIT_FRAME_IP", default_value = "120/m:60")]
+    rate_limit_frame_ip: Limit,
+    /// Confirms per client IP (card testing).
+    #[arg(
+        long,
+        env = "PAYFRAME_RATE_LIMIT_CONFIRM_IP",
+        default_value = "20/m:10"
+    )]
+    rate_limit_confirm_ip: Limit,
+    /// Confirms per session.
+    #[arg(
+        long,
+        env = "PAYFRAME_RATE_LIMIT_CONFIRM_SESSION",
+        default_value = "10/m:5"
+    )]
+    rate_limit_confirm_session: Limit,
+    /// Confirms per card (fingerprint), across all sessions and merchants.
+    #[arg(long, env = "PAYFRAME_RATE_LIMIT_CARD", default_value = "10/h:10")]
+    rate_limit_card: Limit,
+    /// Merchant API requests per API key.
+    #[arg(long, env = "PAYFRAME_RATE_LIMIT_API_KEY", default_value = "100/s:200")]
+    rate_limit_api_key: Limit,
+    /// A proxy or load balancer (IP or CIDR, repeatable; env: comma-separated) whose
+    /// `X-Forwarded-For` names the client. Only for proxies you run: without this the
+    /// header is ignored, since any client could send one to dodge its per-IP limits.
+    #[arg(long = "trusted-proxy", env = "PAYFRAME_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    trusted_proxies: Vec<IpNet>,
+}
+
+/// `10.0.0.0/8`, or a single address.
+fn parse_net(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is neither an IP address nor a CIDR"))
+}
+
+impl RateLimitArgs {
+    fn settings(self) -> RateLimitSettings {
+        RateLimitSettings {
+            frame_ip: self.rate_limit_frame_ip,
+            confirm_ip: self.rate_limit_confirm_ip,
+            confirm_session: self.rate_limit_confirm_session,
+            card_fingerprint: self.rate_limit_card,
+            api_key: self.rate_limit_api_key,
+            trusted_proxies: self.trusted_proxies,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway.
@@ -68,6 +124,9 @@ enum Command {
         /// The processor service for live mode; without it, live payments are refused.
         #[arg(long, env = "PAYFRAME_LIVE_PROCESSOR_URL")]
         live_processor_url: Option<String>,
+        /// Boxed: the serve variant would otherwise dwarf the others.
+        #[command(flatten)]
+        rate_limits: Box<RateLimitArgs>,
     },
     /// Run the card-network simulator as a service that several gateway instances share.
     Simulator {
@@ -259,6 +318,7 @@ async fn main() -> anyhow::Result<()> {
             key_grace_seconds,
             test_processor_url,
             live_processor_url,
+            rate_limits,
         } => {
             payframe_server::telemetry::init(common.log_json);
             let public_url = public_url.unwrap_or_else(|| format!("http://{listen}"));
@@ -266,13 +326,17 @@ async fn main() -> anyhow::Result<()> {
             settings.key_grace_seconds = key_grace_seconds;
             settings.test_processor_url = test_processor_url;
             settings.live_processor_url = live_processor_url;
+            settings.rate_limits = (*rate_limits).settings();
             let state = common.state(settings).await?;
             let background = payframe_server::spawn_background(&state);
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             tracing::info!(%listen, %public_url, "payframe gateway listening");
-            axum::serve(listener, payframe_server::app(state.clone()))
+            // The peer address is what per-IP rate limits count by.
+            let app = payframe_server::app(state.clone())
+                .into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
             // In-flight requests have finished; hand back held webhook deliveries, then give

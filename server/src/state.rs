@@ -52,6 +52,8 @@ pub struct Settings {
     pub webhook_batch: i64,
     /// How often the worker looks for due deliveries when nothing wakes it.
     pub webhook_poll_interval: std::time::Duration,
+    /// Rate limits (per IP, session, card fingerprint, API key) and trusted proxies.
+    pub rate_limits: crate::api::rate_limit::RateLimitSettings,
 }
 
 impl Settings {
@@ -71,6 +73,7 @@ impl Settings {
             webhook_lease_seconds: 60,
             webhook_batch: 32,
             webhook_poll_interval: std::time::Duration::from_secs(5),
+            rate_limits: crate::api::rate_limit::RateLimitSettings::default(),
         }
     }
 }
@@ -95,6 +98,8 @@ pub struct AppState {
     pub payment_locks: Arc<crate::locks::KeyedLocks>,
     /// Webhook delivery: this instance's lease identity and HTTP clients.
     pub webhooks: Arc<crate::webhooks::Runtime>,
+    /// This instance's rate limiters (in memory; per instance).
+    pub rate_limits: Arc<crate::api::rate_limit::RateLimits>,
 }
 
 impl AppState {

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+#[derive(Clone)]
 pub struct AuthedMerchant {
     pub merchant: Merchant,
     pub livemode: bool,
@@ -39,34 +40,52 @@ fn unauthorized(code: &'static str, message: &str) -> ApiError {
 impl FromRequestParts<AppState> for AuthedMerchant {
     type Rejection = ApiError;
 
+    /// The first extraction (the idempotency layer's, or the handler's) authenticates and
+    /// counts the request against the key's rate limit; later ones reuse its answer, so one
+    /// request is one database lookup and one unit of the limit — and a refusal comes
+    /// before the idempotency layer claims the key, so a 429 is never stored and replayed.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                unauthorized(
-                    "missing_api_key",
-                    "Provide your secret key as `Authorization: Bearer sk_…`.",
-                )
-            })?;
-        let key = header
-            .strip_prefix("Bearer ")
-            .filter(|k| k.starts_with("sk_test_") || k.starts_with("sk_live_"))
-            .ok_or_else(|| unauthorized("invalid_api_key", "Invalid API key."))?;
-        let hash = hash_secret(key);
-        let (merchant, key_id, stored_hash, livemode) = state
-            .store
-            .merchant_by_key_hash(&hash)
-            .await?
-            .ok_or_else(|| unauthorized("invalid_api_key", "Invalid API key."))?;
-        if !bool::from(stored_hash.ct_eq(&hash)) {
-            return Err(unauthorized("invalid_api_key", "Invalid API key."));
+        if let Some(authed) = parts.extensions.get::<AuthedMerchant>() {
+            return Ok(authed.clone());
         }
-        Ok(AuthedMerchant {
-            merchant,
-            livemode,
-            key_id,
-        })
+        let authed = authenticate(parts, state).await?;
+        // Keyed by the key's id: the secret itself is never kept or logged.
+        if let Err(err) = state.rate_limits.api_key(&authed.key_id) {
+            tracing::warn!(key = %authed.key_id, "API request rate-limited");
+            return Err(err);
+        }
+        parts.extensions.insert(authed.clone());
+        Ok(authed)
     }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthedMerchant, ApiError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            unauthorized(
+                "missing_api_key",
+                "Provide your secret key as `Authorization: Bearer sk_…`.",
+            )
+        })?;
+    let key = header
+        .strip_prefix("Bearer ")
+        .filter(|k| k.starts_with("sk_test_") || k.starts_with("sk_live_"))
+        .ok_or_else(|| unauthorized("invalid_api_key", "Invalid API key."))?;
+    let hash = hash_secret(key);
+    let (merchant, key_id, stored_hash, livemode) = state
+        .store
+        .merchant_by_key_hash(&hash)
+        .await?
+        .ok_or_else(|| unauthorized("invalid_api_key", "Invalid API key."))?;
+    if !bool::from(stored_hash.ct_eq(&hash)) {
+        return Err(unauthorized("invalid_api_key", "Invalid API key."));
+    }
+    Ok(AuthedMerchant {
+        merchant,
+        livemode,
+        key_id,
+    })
 }

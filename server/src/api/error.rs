@@ -15,6 +15,9 @@ pub struct ApiError {
     pub param: Option<&'static str>,
     pub decline_code: Option<&'static str>,
     pub payment: Option<String>,
+    /// Seconds to send as `Retry-After` (429 answers). Four bytes, so the error stays
+    /// small enough to return by value (clippy's `result_large_err`).
+    pub retry_after: Option<std::num::NonZeroU32>,
 }
 
 impl ApiError {
@@ -32,6 +35,7 @@ impl ApiError {
             param: None,
             decline_code: None,
             payment: None,
+            retry_after: None,
         }
     }
 
@@ -80,7 +84,13 @@ impl IntoResponse for ApiError {
                 payment: self.payment,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.get().into());
+        }
+        response
     }
 }
 

@@ -215,6 +215,9 @@ pub async fn confirm(
     ApiJson(req): ApiJson<ConfirmRequest>,
 ) -> Result<Json<ConfirmResponse>, ApiError> {
     let session = authorize(&state, &id, &req.client_secret).await?;
+    // Counted once the client secret matched, so guessing with wrong secrets (limited per
+    // IP) cannot use up a shopper's attempts.
+    state.rate_limits.confirm_session(&session.id)?;
     let now = state.now();
     ensure_open(&session, now)?;
     let payload = state
@@ -238,6 +241,13 @@ pub async fn confirm(
     // Checked here and handed to the processor in this same request; never stored.
     let cvc = Cvc::parse(&payload.cvc, pan.brand())?;
     drop(payload);
+    // One card tried on many sessions (each under the per-session lock) is card testing
+    // too: refused here, before the session is claimed, the card vaulted or the processor
+    // called.
+    if let Err(err) = state.rate_limits.card(&state.vault.fingerprint(&pan)) {
+        tracing::warn!(session = %session.id, "confirm rate-limited: card used too often");
+        return Err(err);
+    }
 
     // One confirm at a time per session: the claim is what prevents a double charge.
     if !state.store.claim_session(&session.id, now).await? {

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod json;
 pub mod openapi;
 pub mod payments;
+pub mod rate_limit;
 pub mod sessions;
 pub mod webhooks;
 
@@ -42,7 +43,12 @@ pub fn app(state: AppState) -> Router {
         ));
     Router::new()
         .merge(merchant_api)
-        .merge(frame::router())
+        .merge(
+            frame::router().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                rate_limit::frame_layer,
+            )),
+        )
         .merge(frame_page::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

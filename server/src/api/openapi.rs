@@ -30,6 +30,9 @@ pub const PROCESSOR: &str = "`processor_timeout`, `processor_unavailable` or \
     retrying is safe.";
 pub const PROCESSOR_DECLINED: &str =
     "`card_declined` (`card_error`): the processor refused the operation; see `decline_code`.";
+pub const RATE_LIMITED: &str = "`rate_limited` (`rate_limit_error`): too many requests — per \
+    API key on the merchant API; per client IP, per session and per card on the frame. \
+    `Retry-After` says how many seconds to wait.";
 pub const LIVEMODE: &str = "`livemode_unavailable` (`api_error`): live mode has no processor \
     connector configured on this gateway.";
 
@@ -169,11 +172,48 @@ fn optional_body_is_absent_not_null(operation: &mut utoipa::openapi::path::Opera
     }
 }
 
+/// Every `/v1/…` operation is rate limited (`api::rate_limit`): one 429 answer for all,
+/// added here rather than repeated in each handler's annotation.
+fn rate_limited_response() -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, ResponseBuilder, Type, header};
+    ResponseBuilder::new()
+        .description(RATE_LIMITED)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .header(
+            "Retry-After",
+            header::HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                )
+                .description(Some("Seconds until a request may succeed again."))
+                .build(),
+        )
+        .build()
+}
+
 impl Modify for Fixups {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
             if let Some(post) = item.post.as_mut() {
                 optional_body_is_absent_not_null(post);
+            }
+            if path.starts_with("/v1/") {
+                for operation in [&mut item.get, &mut item.post, &mut item.delete]
+                    .into_iter()
+                    .flatten()
+                {
+                    operation
+                        .responses
+                        .responses
+                        .insert("429".into(), rate_limited_response().into());
+                }
             }
         }
         let components = openapi.components.get_or_insert_with(Default::default);

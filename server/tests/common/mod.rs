@@ -140,6 +140,15 @@ impl Gateway {
         .secret_key
     }
 
+    /// Sends `request` through the router; returns the whole response (headers included).
+    pub async fn send(&self, request: Request<Body>) -> axum::response::Response {
+        self.app
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible")
+    }
+
     /// Sends `request` through the router; returns the status and the body as text.
     pub async fn call(&self, request: Request<Body>) -> (StatusCode, String) {
         let response = self
@@ -289,12 +298,17 @@ impl Gateway {
     }
 }
 
+/// Rate limits are off: every request here comes from one unknown client (no connection),
+/// and many tests pay with the same card; `tests/rate_limits.rs` switches on the ones it
+/// tests through `Gateway::start_with`.
 fn test_settings(dir: &std::path::Path) -> Settings {
-    Settings::new(
+    let mut settings = Settings::new(
         "http://gateway.test".into(),
         dir.join("no-frame"),
         dir.join("no-public"),
-    )
+    );
+    settings.rate_limits = payframe_server::api::rate_limit::RateLimitSettings::off();
+    settings
 }
 
 fn request(

@@ -49,11 +49,14 @@ impl Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let clock = Arc::new(AtomicI64::new(NOW));
         let reader = clock.clone();
-        let settings = Settings::new(
+        let mut settings = Settings::new(
             "http://gateway.test".into(),
             dir.path().join("no-frame"),
             dir.path().join("no-public"),
         );
+        // One unknown client confirming the test cards many times: the defaults would
+        // refuse it (the rate limits have tests of their own).
+        settings.rate_limits = payframe_server::api::rate_limit::RateLimitSettings::off();
         let state = payframe_server::build_state(
             &db_url(&dir),
             MasterKey::from_bytes([7; 32]),
