@@ -162,6 +162,89 @@ impl KeyPair {
     }
 }
 
+/// The plaintext's JSON, byte for byte what `serde_json::to_vec` makes of [`CardPayload`]
+/// (a test below holds them equal), written out here so that sealing in the browser does
+/// not pull a JSON serializer into the frame's wasm. The buffer is sized for the worst
+/// case up front, so no partial copy of the card is left behind by a reallocation.
+fn payload_json(p: &CardPayload) -> Zeroizing<Vec<u8>> {
+    let strings = [
+        Some(&p.number),
+        Some(&p.cvc),
+        p.name.as_ref(),
+        p.postal_code.as_ref(),
+    ];
+    // At most 6 bytes per byte of text (`\u00XX`); keys, quotes and numbers fit in 160.
+    let capacity = 160 + strings.iter().flatten().map(|s| 6 * s.len()).sum::<usize>();
+    let mut out = Zeroizing::new(Vec::with_capacity(capacity));
+    out.extend_from_slice(b"{\"number\":");
+    json_string(&mut out, &p.number);
+    out.extend_from_slice(b",\"exp_month\":");
+    json_integer(&mut out, p.exp_month.into());
+    out.extend_from_slice(b",\"exp_year\":");
+    json_integer(&mut out, p.exp_year.into());
+    out.extend_from_slice(b",\"cvc\":");
+    json_string(&mut out, &p.cvc);
+    out.extend_from_slice(b",\"sealed_at\":");
+    json_integer(&mut out, p.sealed_at);
+    if let Some(name) = &p.name {
+        out.extend_from_slice(b",\"name\":");
+        json_string(&mut out, name);
+    }
+    if let Some(postal_code) = &p.postal_code {
+        out.extend_from_slice(b",\"postal_code\":");
+        json_string(&mut out, postal_code);
+    }
+    out.push(b'}');
+    out
+}
+
+/// A JSON string as serde_json writes it: `"` and `\\` escaped, control characters as
+/// `\b \t \n \f \r` or `\u00xx`, everything else (all of UTF-8) as is.
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            0..=0x1f => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]),
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+/// A JSON integer: decimal digits, `-` when negative.
+fn json_integer(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let mut rest = n.unsigned_abs();
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
 /// Seals `payload` for `session_id` to the public key `public_b64` (base64url, 32 bytes)
 /// published under `kid`.
 pub fn seal(
@@ -170,13 +253,10 @@ pub fn seal(
     session_id: &str,
     payload: &CardPayload,
 ) -> Result<Envelope, EnvelopeError> {
-    let pk = URL_SAFE_NO_PAD
-        .decode(public_b64)
-        .map_err(|_| EnvelopeError::MalformedKey)?;
+    let pk = decode_key(public_b64).ok_or(EnvelopeError::MalformedKey)?;
     let pk =
         <Kem as hpke::Kem>::PublicKey::from_bytes(&pk).map_err(|_| EnvelopeError::MalformedKey)?;
-    let plaintext =
-        Zeroizing::new(serde_json::to_vec(payload).map_err(|_| EnvelopeError::SealFailed)?);
+    let plaintext = payload_json(payload);
     let (enc, ct) = hpke::single_shot_seal::<Aead, Kdf, Kem>(
         &OpModeS::Base,
         &pk,
@@ -188,9 +268,58 @@ pub fn seal(
     Ok(Envelope {
         v: VERSION,
         kid: kid.to_owned(),
-        enc: URL_SAFE_NO_PAD.encode(enc.to_bytes()),
-        ct: URL_SAFE_NO_PAD.encode(ct),
+        enc: encode_b64url(&enc.to_bytes()),
+        ct: encode_b64url(&ct),
     })
+}
+
+// Sealing runs in the browser: these two do by hand what `URL_SAFE_NO_PAD` does for it
+// (tests below hold them equal), as the base64 crate's generic engine would cost the
+// frame's wasm several KB. The gateway's side (`open`, `public_b64`) keeps the crate.
+
+const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// base64url without padding, as `URL_SAFE_NO_PAD.encode`.
+fn encode_b64url(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(B64URL[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// The 32 bytes of a key in base64url without padding: exactly what
+/// `URL_SAFE_NO_PAD.decode` accepts and decodes to 32 bytes (43 characters of the
+/// alphabet, the last one's 2 spare bits zero).
+fn decode_key(text: &str) -> Option<[u8; 32]> {
+    let text = text.as_bytes();
+    if text.len() != 43 {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    let mut acc = 0u32;
+    let mut bits = 0;
+    let mut at = 0;
+    for &c in text {
+        let v = B64URL.iter().position(|&a| a == c)? as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            key[at] = (acc >> bits) as u8;
+            at += 1;
+            acc &= (1 << bits) - 1;
+        }
+    }
+    (acc == 0).then_some(key)
 }
 
 #[cfg(test)]
@@ -227,6 +356,70 @@ mod tests {
             json,
             r#"{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123","sealed_at":1795000000}"#
         );
+    }
+
+    #[test]
+    fn plaintext_is_written_exactly_as_serde_json_writes_it() {
+        let tricky = "A \"Shopper\" \\ ção 张伟 😀\u{0}\u{8}\t\n\u{b}\u{c}\r\u{1f}\u{7f}/";
+        let changed = |change: &dyn Fn(&mut CardPayload)| {
+            let mut p = payload();
+            change(&mut p);
+            p
+        };
+        let payloads = [
+            payload(),
+            changed(&|p| {
+                p.name = Some(tricky.into());
+                p.postal_code = Some("01310-100".into());
+                p.exp_month = 0;
+                p.exp_year = u32::MAX;
+                p.sealed_at = i64::MIN;
+            }),
+            changed(&|p| {
+                p.number = String::new();
+                p.cvc = tricky.into();
+                p.postal_code = Some(String::new());
+                p.sealed_at = i64::MAX;
+            }),
+            changed(&|p| p.sealed_at = -7),
+        ];
+        for p in &payloads {
+            assert_eq!(
+                String::from_utf8(payload_json(p).to_vec()).unwrap(),
+                serde_json::to_string(p).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn base64url_matches_the_base64_crate() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in 0..100 {
+            let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            assert_eq!(encode_b64url(&bytes), URL_SAFE_NO_PAD.encode(&bytes));
+        }
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=.";
+        let alphabet = alphabet.as_bytes();
+        for i in 0..20_000 {
+            let len = 42 + (i % 3);
+            let mut text: Vec<u8> = (0..len).map(|_| alphabet[(next() % 64) as usize]).collect();
+            if i % 10 == 0 {
+                let at = (next() % len as u64) as usize;
+                text[at] = alphabet[64 + (next() % 4) as usize];
+            }
+            let text = String::from_utf8(text).unwrap();
+            let expected = URL_SAFE_NO_PAD.decode(&text).ok().filter(|k| k.len() == 32);
+            assert_eq!(decode_key(&text).map(|k| k.to_vec()), expected, "{text}");
+        }
+        let keys = KeyPair::generate();
+        assert_eq!(decode_key(&keys.public_b64()), Some(*keys.public_bytes()));
+        assert_eq!(decode_key(&format!("{}=", keys.public_b64())), None);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! CSSOM (`style.setProperty('--pf-…')`), which the frame's CSP `style-src 'self'`
 //! allows, never as style text.
 
-use serde_json::Value;
+use crate::{dom, json};
+use wasm_bindgen::JsValue;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Theme {
@@ -108,16 +109,14 @@ pub fn valid_font_family(value: &str) -> bool {
 
 impl Appearance {
     /// Reads `{theme, variables: {...}}`, keeping only the values that pass their check.
-    pub fn parse(value: &Value) -> Appearance {
-        let theme = value
-            .get("theme")
-            .and_then(Value::as_str)
-            .map_or(Theme::Default, Theme::parse);
-        let given = value.get("variables");
+    pub fn parse(value: &JsValue) -> Appearance {
+        let theme = json::string(value, "theme").map_or(Theme::Default, |t| Theme::parse(&t));
+        let given = json::get(value, "variables");
         let variables = VARIABLES
             .iter()
             .filter_map(|&(option, property, kind)| {
-                let v = given?.get(option)?.as_str()?.trim();
+                let v = json::string(given.as_ref()?, option)?;
+                let v = v.trim();
                 let ok = match kind {
                     Kind::Color => valid_color(v),
                     Kind::Size => valid_size(v),
@@ -132,22 +131,15 @@ impl Appearance {
     /// Sets the theme (`data-theme` on `<html>`, which the stylesheet keys on) and the
     /// variables, first clearing what an earlier call set.
     pub fn apply(&self) {
-        let Some(root) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element())
-        else {
-            return;
-        };
-        let _ = root.set_attribute("data-theme", self.theme.as_str());
-        let Ok(root) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(root) else {
-            return;
-        };
-        let style = root.style();
+        let root = dom::root();
+        dom::set_attribute(&root, "data-theme", self.theme.as_str());
+        let style = dom::get(&root, "style");
         for (_, property, _) in VARIABLES {
-            let _ = style.remove_property(property);
+            let _ = dom::call1(&style, "removeProperty", &JsValue::from_str(property));
         }
         for (property, value) in &self.variables {
-            let _ = style.set_property(property, value);
+            let (property, value) = (JsValue::from_str(property), JsValue::from_str(value));
+            let _ = dom::call(&style, "setProperty", &property, &value);
         }
     }
 }
@@ -155,7 +147,6 @@ impl Appearance {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
@@ -222,17 +213,20 @@ mod tests {
 
     #[test]
     fn parse_keeps_only_checked_values() {
-        let a = Appearance::parse(&json!({
-            "theme": "night",
-            "variables": {
-                "colorPrimary": "#0a84ff",
-                "colorText": "url(https://evil.example/x)",
-                "fontSizeBase": "18px",
-                "borderRadius": "4px; background: red",
-                "spacingUnit": 5,
-                "unknown": "#fff"
-            }
-        }));
+        let parse = |text: &str| Appearance::parse(&json::parse(text).unwrap());
+        let a = parse(
+            r##"{
+                "theme": "night",
+                "variables": {
+                    "colorPrimary": "#0a84ff",
+                    "colorText": "url(https://evil.example/x)",
+                    "fontSizeBase": "18px",
+                    "borderRadius": "4px; background: red",
+                    "spacingUnit": 5,
+                    "unknown": "#fff"
+                }
+            }"##,
+        );
         assert_eq!(a.theme, Theme::Night);
         assert_eq!(
             a.variables,
@@ -241,9 +235,10 @@ mod tests {
                 ("--pf-font-size", "18px".to_owned())
             ]
         );
+        assert_eq!(parse(r#"{"theme": "}"}"#).theme, Theme::Default);
         assert_eq!(
-            Appearance::parse(&json!({"theme": "}"})).theme,
-            Theme::Default
+            parse(r#"{"theme": 1, "variables": "x"}"#),
+            Appearance::default()
         );
     }
 
@@ -257,8 +252,8 @@ mod tests {
                 .document_element()
                 .unwrap(),
         );
-        Appearance::parse(&json!({"theme": "flat", "variables": {"colorPrimary": "#123456"}}))
-            .apply();
+        let given = r##"{"theme": "flat", "variables": {"colorPrimary": "#123456"}}"##;
+        Appearance::parse(&json::parse(given).unwrap()).apply();
         assert_eq!(root.get_attribute("data-theme").as_deref(), Some("flat"));
         assert_eq!(
             root.style()

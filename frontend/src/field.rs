@@ -1,55 +1,86 @@
 //! One input of the form with its label and error, wired for autofill and screen
 //! readers. It reformats what the shopper types while keeping the caret in place, and
 //! moves focus to the next field once its value is complete and valid.
+//!
+//! Every reactive part of the view is a [`Text`], a `Signal` of one value type, rather than
+//! a closure of its own: Leptos compiles its rendering code once per signal value type but
+//! once per closure type, so this keeps the frame's wasm small.
 
-use crate::caret;
+use crate::bridge::Bridge;
+use crate::{caret, dom};
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{HtmlElement, HtmlInputElement};
+use wasm_bindgen::JsValue;
+
+/// A reactive text or attribute value (`None`: nothing shown, no attribute). Owned even
+/// for the frame's own `&'static str` texts, so that all of them are one type.
+pub type Text = Signal<Option<String>>;
 
 /// What the field is and how it behaves; the texts are reactive, for live locale changes.
-#[component]
-pub fn CardField(
-    id: &'static str,
-    label: Signal<&'static str>,
-    placeholder: Signal<&'static str>,
+#[derive(Clone, Copy)]
+pub struct Field {
+    pub id: &'static str,
+    pub label: Text,
+    pub placeholder: Text,
     /// `name` and `autocomplete` are what browsers' autofill keys on.
-    name: &'static str,
-    autocomplete: &'static str,
-    inputmode: &'static str,
-    value: RwSignal<String>,
-    format: fn(&str) -> String,
+    pub name: &'static str,
+    pub autocomplete: &'static str,
+    pub inputmode: &'static str,
+    pub value: RwSignal<String>,
+    pub format: fn(&str) -> String,
     /// The characters that count when placing the caret (digits, for card fields).
-    keep: fn(char) -> bool,
-    touched: RwSignal<bool>,
+    pub keep: fn(char) -> bool,
+    pub touched: RwSignal<bool>,
     /// The error text to show now, if any.
-    error: Signal<Option<&'static str>>,
-    disabled: RwSignal<bool>,
-    /// Whether a value is complete and valid, so focus may move on.
-    done: Callback<String, bool>,
+    pub error: Text,
+    pub disabled: RwSignal<bool>,
+    /// Whether a value is complete and valid, so focus may move on: `(value, card number)`.
+    pub done: fn(&str, &str) -> bool,
     /// The id of the field to focus then.
-    next: Signal<Option<&'static str>>,
-    /// Told `true` on focus, `false` on blur.
-    on_focus: Callback<bool>,
-    #[prop(optional)] children: Option<Children>,
-) -> impl IntoView {
-    let error_id = format!("{id}-error");
+    pub next: Text,
+    /// The card number, which `done` is given (the CVC's length depends on it).
+    pub number: RwSignal<String>,
+    /// Where focus and blur are told, with this field name (`number`, `postalCode`, …).
+    pub bridge: &'static Bridge,
+    pub event_name: &'static str,
+}
+
+/// The field's view. `brand`, for the card number, is `(data-brand, brand name)` of the
+/// badge shown after the input.
+pub fn card_field(field: Field, brand: Option<(Text, Text)>) -> AnyView {
+    let Field {
+        id,
+        label,
+        placeholder,
+        name,
+        autocomplete,
+        inputmode,
+        value,
+        format,
+        keep,
+        touched,
+        error,
+        disabled,
+        done,
+        next,
+        number,
+        bridge,
+        event_name,
+    } = field;
+    let notify = move |focused: bool| {
+        let kind = if focused { "focus" } else { "blur" };
+        bridge.post(kind, &[("field", JsValue::from_str(event_name))]);
+    };
+    let error_id = [id, "-error"].concat();
     let on_input = move |ev: web_sys::Event| {
-        let Some(input) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-        else {
+        // The event's target is this field's `<input>`.
+        let input: JsValue = ev.target().into();
+        let Some(raw) = dom::string(&input, "value") else {
             return;
         };
-        let raw = input.value();
-        let caret = input
-            .selection_start()
-            .ok()
-            .flatten()
+        let caret = dom::get(&input, "selectionStart")
+            .as_f64()
             .map_or(raw.encode_utf16().count(), |c| c as usize);
-        let backward = ev
-            .dyn_ref::<web_sys::InputEvent>()
-            .is_some_and(|e| e.input_type() == "deleteContentBackward");
+        let backward = dom::string(&ev, "inputType").as_deref() == Some("deleteContentBackward");
         let (raw, caret) = if backward {
             caret::backspace_over_separator(&value.get_untracked(), &raw, caret, keep)
         } else {
@@ -58,23 +89,37 @@ pub fn CardField(
         let (shown, caret) = caret::reformat(&raw, caret, format, keep);
         // Set the value here, not only through the signal, so the caret can be placed
         // now; the later render writes the same value, which leaves the caret alone.
-        if input.value() != shown {
-            input.set_value(&shown);
+        if dom::string(&input, "value").as_deref() != Some(shown.as_str()) {
+            dom::set(&input, "value", &JsValue::from_str(&shown));
         }
-        let _ = input.set_selection_range(caret as u32, caret as u32);
+        let caret_at = JsValue::from_f64(caret as f64);
+        let _ = dom::call(&input, "setSelectionRange", &caret_at, &caret_at);
         let at_end = caret == shown.encode_utf16().count();
         value.set(shown.clone());
         // Only when typing at the end: an edit in the middle must not jump away.
         if at_end
-            && done.run(shown)
+            && number.with_untracked(|n| done(&shown, n))
             && let Some(next) = next.get_untracked()
         {
-            focus(next);
+            focus(&next);
         }
     };
+    let invalid: Text = Signal::derive(move || {
+        Some(
+            if error.with(Option::is_some) {
+                "true"
+            } else {
+                "false"
+            }
+            .to_owned(),
+        )
+    });
+    let brand = brand.map(|(kind, name)| {
+        view! { <span class="pf-brand" data-brand=kind aria-hidden="true">{name}</span> }
+    });
     view! {
         <div class="pf-field">
-            <label for=id>{move || label.get()}</label>
+            <label for=id>{label}</label>
             <div class="pf-input-wrap">
                 <input
                     id=id
@@ -82,33 +127,32 @@ pub fn CardField(
                     type="text"
                     autocomplete=autocomplete
                     inputmode=inputmode
-                    placeholder=move || placeholder.get()
+                    placeholder=placeholder
                     spellcheck="false"
-                    prop:value=move || value.get()
-                    prop:disabled=move || disabled.get()
+                    prop:value=value
+                    prop:disabled=disabled
                     on:input=on_input
-                    on:focus=move |_| on_focus.run(true)
+                    on:focus=move |_| notify(true)
                     on:blur=move |_| {
                         touched.set(true);
-                        on_focus.run(false);
+                        notify(false);
                     }
-                    aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
+                    aria-invalid=invalid
                     aria-describedby=error_id.clone()
                 />
-                {children.map(|c| c())}
+                {brand}
             </div>
-            <p id=error_id class="pf-error">{move || error.get()}</p>
+            <p id=error_id class="pf-error">{error}</p>
         </div>
     }
+    .into_any()
 }
 
 /// Focuses the element with this id, if there is one.
 pub fn focus(id: &str) {
-    let element = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id(id))
-        .and_then(|e| e.dyn_into::<HtmlElement>().ok());
-    if let Some(element) = element {
-        let _ = element.focus();
+    if let Ok(element) = dom::call1(&dom::document(), "getElementById", &JsValue::from_str(id))
+        && element.is_object()
+    {
+        let _ = dom::call1(&element, "focus", &JsValue::UNDEFINED);
     }
 }

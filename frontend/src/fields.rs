@@ -3,7 +3,7 @@
 //! field was left or its value is complete, never while it is still being typed.
 //! The optional name and postal code fields, which the merchant turns on, live here too.
 
-use payframe_core::card::{Brand, format_number, year_month};
+use payframe_core::card::{Brand, year_month};
 use payframe_core::{CardError, Cvc, Expiry, Pan};
 
 pub const MAX_PAN_DIGITS: usize = 19;
@@ -66,9 +66,28 @@ pub fn digits(input: &str, max: usize) -> String {
         .collect()
 }
 
-/// Card number as displayed while typing: digits grouped as the brand groups them.
+/// Card number as displayed while typing: digits grouped as the brand groups them, as
+/// core's `card::format_number` does (a test holds them equal). Written out here without
+/// string slicing, whose panic paths would pull text formatting into the frame's wasm.
 pub fn display_number(input: &str) -> String {
-    format_number(&digits(input, MAX_PAN_DIGITS))
+    let digits = digits(input, MAX_PAN_DIGITS);
+    let groups = Brand::detect(&digits).map_or(&[4, 4, 4, 4, 3][..], |b| b.grouping(digits.len()));
+    let mut groups = groups.iter();
+    let mut out = String::with_capacity(digits.len() + 4);
+    // Where the next group starts; digits past the last group run on without a space.
+    let mut group_start = 0;
+    for (i, c) in digits.chars().enumerate() {
+        if i == group_start
+            && let Some(&len) = groups.next()
+        {
+            if i > 0 {
+                out.push(' ');
+            }
+            group_start += len;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Expiry as displayed while typing: `MM / YY`. A leading 2–9 is a month: `4` → `04 / `.
@@ -78,25 +97,36 @@ pub fn display_expiry(input: &str) -> String {
         .split_once('/')
         .map(|(m, y)| (digits(m, 2), digits(y, 4)))
         .filter(|(m, y)| !m.is_empty() && y.len() == 4 && y.starts_with("20"));
+    // (`get` rather than indexing: the values are ASCII digits, but indexing would still
+    // compile in a panic path that formats text.)
     let mut d = match long_year {
-        Some((m, y)) => format!("{m:0>2}{}", &y[2..]),
+        // The month padded to two digits, then the year's last two.
+        Some((m, y)) => [
+            if m.len() == 1 { "0" } else { "" },
+            &m,
+            y.get(2..).unwrap_or(""),
+        ]
+        .concat(),
         None => digits(input, 4),
     };
-    if d.len() == 1 && d.as_bytes()[0] > b'1' {
+    if d.len() == 1 && d.as_bytes().first().is_some_and(|&b| b > b'1') {
         d.insert(0, '0');
     }
     // The separator appears with the first year digit, so backspace is never stuck on it.
-    if d.len() <= 2 {
-        d
-    } else {
-        format!("{} / {}", &d[..2], &d[2..])
+    match (d.get(..2), d.get(2..)) {
+        (Some(month), Some(year)) if !year.is_empty() => [month, " / ", year].concat(),
+        _ => d,
     }
 }
 
 /// `(month, two-digit year)` of a complete expiry display value.
 pub fn expiry_parts(display: &str) -> Option<(u32, u32)> {
     let d = digits(display, 4);
-    (d.len() == 4).then(|| (d[..2].parse().unwrap_or(0), d[2..].parse().unwrap_or(0)))
+    let two = |a: u8, b: u8| u32::from(a - b'0') * 10 + u32::from(b - b'0');
+    match *d.as_bytes() {
+        [m1, m2, y1, y2] => Some((two(m1, m2), two(y1, y2))),
+        _ => None,
+    }
 }
 
 /// The brand's name as shoppers know it (the wire name, `diners_club`, is for machines).
@@ -197,6 +227,33 @@ mod tests {
             display_number("42424242424242424242"),
             "4242 4242 4242 4242 424"
         );
+    }
+
+    #[test]
+    fn groups_as_core_does() {
+        for input in [
+            "",
+            "4",
+            "4242",
+            "42424",
+            "4242424242424242",
+            "4242424242424242424",
+            "378282246310005",
+            "3782822463100051234",
+            "30569309025904",
+            "3056930902590412",
+            "6011111111111117",
+            "62123456789012345",
+            "5555555555554444",
+            "2200123456789012",
+            "1234567890123456789",
+        ] {
+            assert_eq!(
+                display_number(input),
+                payframe_core::card::format_number(input),
+                "{input}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! message is a patch: a key it leaves out keeps its current value.
 
 use crate::appearance::Appearance;
-use serde_json::Value;
+use crate::json;
+use wasm_bindgen::JsValue;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OptionalFields {
@@ -20,18 +21,17 @@ pub struct OptionsPatch {
 }
 
 impl OptionsPatch {
-    pub fn parse(value: &Value) -> OptionsPatch {
-        let Some(object) = value.as_object() else {
+    pub fn parse(value: &JsValue) -> OptionsPatch {
+        if !json::is_object(value) {
             return OptionsPatch::default();
-        };
+        }
         OptionsPatch {
-            locale: object.get("locale").map(|l| l.as_str().map(str::to_owned)),
-            appearance: object
-                .get("appearance")
-                .filter(|a| a.is_object())
-                .map(Appearance::parse),
-            fields: object.get("fields").filter(|f| f.is_object()).map(|f| {
-                let on = |key: &str| f.get(key).and_then(Value::as_bool).unwrap_or(false);
+            locale: json::get(value, "locale").map(|l| l.as_string()),
+            appearance: json::get(value, "appearance")
+                .filter(json::is_object)
+                .map(|a| Appearance::parse(&a)),
+            fields: json::get(value, "fields").filter(json::is_object).map(|f| {
+                let on = |key: &str| json::boolean(&f, key).unwrap_or(false);
                 OptionalFields {
                     name: on("name"),
                     postal_code: on("postalCode"),
@@ -41,7 +41,7 @@ impl OptionsPatch {
     }
 
     pub fn parse_text(text: Option<&str>) -> OptionsPatch {
-        text.and_then(|t| serde_json::from_str::<Value>(t).ok())
+        text.and_then(json::parse)
             .map_or_else(OptionsPatch::default, |v| OptionsPatch::parse(&v))
     }
 }
@@ -50,16 +50,17 @@ impl OptionsPatch {
 mod tests {
     use super::*;
     use crate::appearance::Theme;
-    use serde_json::json;
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn reads_a_patch() {
-        let p = OptionsPatch::parse(&json!({
-            "locale": "zh-CN",
-            "appearance": {"theme": "flat"},
-            "fields": {"name": true, "postalCode": "yes"}
-        }));
+        let p = OptionsPatch::parse_text(Some(
+            r#"{
+                "locale": "zh-CN",
+                "appearance": {"theme": "flat"},
+                "fields": {"name": true, "postalCode": "yes"}
+            }"#,
+        ));
         assert_eq!(p.locale, Some(Some("zh-CN".into())));
         assert_eq!(p.appearance.unwrap().theme, Theme::Flat);
         assert_eq!(
@@ -74,8 +75,17 @@ mod tests {
             OptionsPatch::default()
         );
         assert_eq!(
-            OptionsPatch::parse(&json!({"locale": null})).locale,
+            OptionsPatch::parse_text(Some(r#"{"locale": null}"#)).locale,
             Some(None)
+        );
+        // Arrays are not objects: `fields: []` changes nothing.
+        assert_eq!(
+            OptionsPatch::parse_text(Some(r#"{"fields": [], "appearance": [1]}"#)),
+            OptionsPatch::default()
+        );
+        assert_eq!(
+            OptionsPatch::parse_text(Some(r#"["locale"]"#)),
+            OptionsPatch::default()
         );
     }
 }

@@ -13,6 +13,8 @@ pub struct FrameParams {
     pub options: Option<String>,
 }
 
+const SECRET_MARK: &[u8] = b"_secret_";
+
 /// Decodes `%XX` escapes and `+` of a URL query component.
 fn decode(component: &str) -> Option<String> {
     let bytes = component.as_bytes();
@@ -52,8 +54,13 @@ pub fn get(pairs: &str, key: &str) -> Option<String> {
 pub fn parse(search: &str, hash: &str) -> Option<FrameParams> {
     let session_id = get(search, "session")?;
     let client_secret = get(hash, "secret")?;
-    let (secret_session, _) = client_secret.split_once("_secret_")?;
-    if secret_session != session_id {
+    // The secret is `<session id>_secret_<…>`. (A byte search rather than
+    // `split_once("_secret_")`, whose substring searcher is large in wasm.)
+    let at = client_secret
+        .as_bytes()
+        .windows(SECRET_MARK.len())
+        .position(|w| w == SECRET_MARK)?;
+    if client_secret.as_bytes().get(..at) != Some(session_id.as_bytes()) {
         return None;
     }
     Some(FrameParams {
