@@ -70,29 +70,25 @@ impl Actor {
         }
     }
 
-    /// Records a change to a payment. Payments are saved by the payment flows in their own
-    /// transaction, so this entry follows it; if writing it fails the change stands (money
-    /// has moved) and the failure is logged for the operator.
-    pub async fn record_payment(
+    /// The entry for a change to a payment, written by the payment's save in its transaction
+    /// (see `payments::flow::Along`): a committed change always has its entry, and an entry
+    /// never tells of a change that was rolled back.
+    pub fn payment_entry(
         &self,
-        state: &AppState,
         action: &'static str,
         record: &PaymentRecord,
-        details: serde_json::Value,
-    ) {
-        let mut details = details;
+        mut details: serde_json::Value,
+        at: i64,
+    ) -> NewAuditEntry {
         details["status"] = record.payment.status().as_str().into();
-        let entry = self.entry(
+        self.entry(
             action,
             "payment",
             &record.id,
             record.customer_id.as_deref(),
             details,
-            state.now(),
-        );
-        if let Err(err) = state.store.append_audit(&entry).await {
-            tracing::error!(payment = %record.id, action, error = %err, "audit entry not written");
-        }
+            at,
+        )
     }
 }
 

@@ -72,19 +72,26 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
+impl ApiError {
+    /// The body this error answers with (rendered on its own where an answer is stored
+    /// before it is sent, see `idempotency::Answer`).
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
             error: ErrorDetail {
                 kind: self.kind.to_owned(),
                 code: self.code.to_owned(),
-                message: self.message,
+                message: self.message.clone(),
                 param: self.param.map(str::to_owned),
                 decline_code: self.decline_code.map(str::to_owned),
-                payment: self.payment,
+                payment: self.payment.clone(),
             },
-        };
-        let mut response = (self.status, Json(body)).into_response();
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body())).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

@@ -14,7 +14,7 @@ use crate::payments::Status;
 use crate::payments::flow::{self, CardSummary};
 use crate::processors::{Card, DeclineCode};
 use crate::state::AppState;
-use crate::store::{NewCard, PaymentRecord, SaveCard, Saved, Session};
+use crate::store::{NewCard, NewRefund, PaymentRecord, SaveCard, Saved, Session, WriteAlong};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -259,7 +259,14 @@ pub async fn confirm(
         ensure_open(&current, now)?;
         return Err(session_completed());
     }
-    let result = vault_and_pay(&state, &session, pan, expiry, cvc, now).await;
+    let actor = Actor::frame(&session.merchant_id, &request);
+    // The entry is saved with the payment; the frame's confirm takes no Idempotency-Key (the
+    // session claim guards it), so there is no answer to store.
+    let along = |record: &PaymentRecord, _: Option<&NewRefund>| WriteAlong {
+        audit: Some(actor.payment_entry("payment.created", record, serde_json::json!({}), now)),
+        response: None,
+    };
+    let result = vault_and_pay(&state, &session, pan, expiry, cvc, now, &along).await;
     if let Err(err) = &result {
         if err.processor_answered() {
             // Money may have moved: keep the session held rather than let another card in.
@@ -270,10 +277,6 @@ pub async fn confirm(
         }
     }
     let (token, payment_method, fingerprint, mut record) = result.map_err(ApiError::from)?;
-    let actor = Actor::frame(&session.merchant_id, &request);
-    actor
-        .record_payment(&state, "payment.created", &record, serde_json::json!({}))
-        .await;
     if matches!(
         record.payment.status(),
         Status::Authorized | Status::Captured
@@ -314,6 +317,7 @@ async fn vault_and_pay(
     expiry: Expiry,
     cvc: Cvc,
     now: i64,
+    along: flow::Along<'_>,
 ) -> Result<(String, PaymentMethodView, [u8; 32], PaymentRecord), flow::FlowError> {
     let sealed = state.vault.seal(&pan);
     let token = crate::ids::new_id("tok");
@@ -355,7 +359,7 @@ async fn vault_and_pay(
         expiry,
         cvc: Some(cvc),
     };
-    let record = flow::pay_session(state, session, card, summary, now).await?;
+    let record = flow::pay_session(state, session, card, summary, now, along).await?;
     Ok((token, view, sealed.fingerprint, record))
 }
 

@@ -43,7 +43,8 @@ pub const LIVEMODE: &str = "`livemode_unavailable` (`api_error`): live mode has 
 pub struct IdempotencyKey {
     /// 1 to 255 characters. The first request with a key runs and its response (errors
     /// included) is kept for 24 hours; a retry with the same key and the same request gets
-    /// that response again, with `Idempotent-Replayed: true`, without running twice.
+    /// that response again, with `Idempotent-Replayed: true`, without running twice. Sessions
+    /// and payment changes store their response in the same transaction as the change.
     #[param(rename = "Idempotency-Key", value_type = String, required = false, min_length = 1, max_length = 255)]
     key: Option<String>,
 }

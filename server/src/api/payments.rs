@@ -1,25 +1,31 @@
 //! The merchant's payment endpoints: retrieve and list (cursor pagination), charge a
 //! customer's saved payment method, capture, cancel (void) and refund. Each is a thin shell
-//! over `payments::flow`, and each change is recorded in the audit log.
+//! over `payments::flow`; each change is saved with its audit entry and, under an
+//! Idempotency-Key, its answer, in one transaction (`flow::Along`).
 
 use super::audit::{Actor, CurrentRequest};
 use super::auth::AuthedMerchant;
 use super::error::{ApiError, declined};
+use super::idempotency::Answer;
 use super::json::ApiJson;
 use super::openapi::{self, ErrorBody};
 use crate::payments::{CaptureMethod, Status, flow};
+use crate::processors::DeclineCode;
 use crate::state::AppState;
-use crate::store::PaymentRecord;
+use crate::store::{NewRefund, PaymentRecord, WriteAlong};
 // The payment object is rendered in `payments::view`, shared with webhook events.
 pub use crate::payments::view::PaymentObject;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use payframe_core::{Amount, Currency};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 pub fn router() -> Router<AppState> {
@@ -68,6 +74,20 @@ pub struct RefundObject {
     pub created: i64,
 }
 
+impl RefundObject {
+    pub fn new(record: &PaymentRecord, refund: &NewRefund) -> RefundObject {
+        RefundObject {
+            id: refund.id.clone(),
+            object: "refund",
+            payment: record.id.clone(),
+            amount: refund.amount,
+            currency: record.payment.currency().code(),
+            status: "succeeded",
+            created: refund.created_at,
+        }
+    }
+}
+
 /// The payment id of the path.
 const PAYMENT_ID: &str = "The payment's id, `pay_…`.";
 const NO_SUCH_PAYMENT: &str = "`resource_missing`: no such payment for this merchant.";
@@ -113,18 +133,18 @@ pub async fn retrieve(
     Path(id): Path<String>,
 ) -> Result<Json<PaymentObject>, ApiError> {
     let record = load(&state, &auth, &id).await?;
-    let before = record.payment.status();
-    // A payment left `processing` by a processor timeout is resolved by asking again.
-    let record = flow::resolve(&state, record, state.now()).await?;
-    if record.payment.status() != before {
-        let actor = Actor {
-            actor: crate::payments::Actor::System.to_string(),
-            ..Actor::merchant(&auth, &request)
-        };
-        actor
-            .record_payment(&state, "payment.resolved", &record, serde_json::json!({}))
-            .await;
-    }
+    let actor = Actor {
+        actor: crate::payments::Actor::System.to_string(),
+        ..Actor::merchant(&auth, &request)
+    };
+    let now = state.now();
+    // A payment left `processing` by a processor timeout is resolved by asking again; the
+    // entry is written only if that changes it.
+    let record = flow::resolve(&state, record, now, &|record, _| WriteAlong {
+        audit: Some(actor.payment_entry("payment.resolved", record, json!({}), now)),
+        response: None,
+    })
+    .await?;
     Ok(Json(PaymentObject::from(&record)))
 }
 
@@ -245,22 +265,23 @@ pub async fn capture(
     State(state): State<AppState>,
     auth: AuthedMerchant,
     request: CurrentRequest,
+    answer: Answer,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<PaymentObject>, ApiError> {
+) -> Result<Response, ApiError> {
     let amount = amount(&optional_body(&body)?)?;
     let _guard = state.payment_locks.lock(&id).await;
     let record = load(&state, &auth, &id).await?;
-    let record = flow::capture(&state, record, amount, auth.actor(), state.now()).await?;
-    Actor::merchant(&auth, &request)
-        .record_payment(
-            &state,
-            "payment.captured",
-            &record,
-            serde_json::json!({"amount_captured": record.payment.amount_captured()}),
-        )
-        .await;
-    Ok(Json(PaymentObject::from(&record)))
+    let (actor, now) = (Actor::merchant(&auth, &request), state.now());
+    flow::capture(&state, record, amount, auth.actor(), now, &|record, _| {
+        let details = json!({"amount_captured": record.payment.amount_captured()});
+        WriteAlong {
+            audit: Some(actor.payment_entry("payment.captured", record, details, now)),
+            response: answer.json(StatusCode::OK, &PaymentObject::from(record)),
+        }
+    })
+    .await?;
+    Ok(answer.into_response())
 }
 
 /// Cancels a payment that is not captured; an authorized one is voided at the processor.
@@ -288,15 +309,18 @@ pub async fn cancel(
     State(state): State<AppState>,
     auth: AuthedMerchant,
     request: CurrentRequest,
+    answer: Answer,
     Path(id): Path<String>,
-) -> Result<Json<PaymentObject>, ApiError> {
+) -> Result<Response, ApiError> {
     let _guard = state.payment_locks.lock(&id).await;
     let record = load(&state, &auth, &id).await?;
-    let record = flow::cancel(&state, record, auth.actor(), state.now()).await?;
-    Actor::merchant(&auth, &request)
-        .record_payment(&state, "payment.canceled", &record, serde_json::json!({}))
-        .await;
-    Ok(Json(PaymentObject::from(&record)))
+    let (actor, now) = (Actor::merchant(&auth, &request), state.now());
+    flow::cancel(&state, record, auth.actor(), now, &|record, _| WriteAlong {
+        audit: Some(actor.payment_entry("payment.canceled", record, json!({}), now)),
+        response: answer.json(StatusCode::OK, &PaymentObject::from(record)),
+    })
+    .await?;
+    Ok(answer.into_response())
 }
 
 /// Refunds a captured payment, in full or in part.
@@ -326,30 +350,31 @@ pub async fn refund(
     State(state): State<AppState>,
     auth: AuthedMerchant,
     request: CurrentRequest,
+    answer: Answer,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<RefundObject>, ApiError> {
+) -> Result<Response, ApiError> {
     let amount = amount(&optional_body(&body)?)?;
     let _guard = state.payment_locks.lock(&id).await;
     let record = load(&state, &auth, &id).await?;
-    let (record, refund) = flow::refund(&state, record, amount, auth.actor(), state.now()).await?;
-    Actor::merchant(&auth, &request)
-        .record_payment(
-            &state,
-            "payment.refunded",
-            &record,
-            serde_json::json!({"refund": refund.id, "amount": refund.amount}),
-        )
-        .await;
-    Ok(Json(RefundObject {
-        currency: record.payment.currency().code(),
-        id: refund.id,
-        object: "refund",
-        payment: record.id,
-        amount: refund.amount,
-        status: "succeeded",
-        created: refund.created_at,
-    }))
+    let (actor, now) = (Actor::merchant(&auth, &request), state.now());
+    flow::refund(
+        &state,
+        record,
+        amount,
+        auth.actor(),
+        now,
+        &|record, refund| {
+            let refund = refund.expect("a refund's save adds the refund");
+            let details = json!({"refund": refund.id, "amount": refund.amount});
+            WriteAlong {
+                audit: Some(actor.payment_entry("payment.refunded", record, details, now)),
+                response: answer.json(StatusCode::OK, &RefundObject::new(record, refund)),
+            }
+        },
+    )
+    .await?;
+    Ok(answer.into_response())
 }
 
 /// `POST /v1/payments`: charge a customer's saved payment method (merchant-initiated).
@@ -411,8 +436,9 @@ pub async fn create(
     State(state): State<AppState>,
     auth: AuthedMerchant,
     request: CurrentRequest,
+    answer: Answer,
     ApiJson(body): ApiJson<CreatePayment>,
-) -> Result<Json<PaymentObject>, ApiError> {
+) -> Result<Response, ApiError> {
     let amount = Amount::new(body.amount)
         .map_err(|e| ApiError::invalid("invalid_amount", e.to_string()).param("amount"))?;
     let currency = Currency::parse(&body.currency)
@@ -440,41 +466,37 @@ pub async fn create(
     if customer.erased_at.is_some() {
         return Err(super::error::payment_method_unusable());
     }
-    let record = flow::charge_saved(
-        &state,
-        flow::SavedCharge {
-            merchant_id: &auth.merchant.id,
-            livemode: auth.livemode,
-            payment_method: &payment_method,
-            amount,
-            currency,
-            capture_method,
-            reference: body.reference,
-            actor: auth.actor(),
-        },
-        state.now(),
-    )
+    let (actor, now) = (Actor::merchant(&auth, &request), state.now());
+    let charge = flow::SavedCharge {
+        merchant_id: &auth.merchant.id,
+        livemode: auth.livemode,
+        payment_method: &payment_method,
+        amount,
+        currency,
+        capture_method,
+        reference: body.reference,
+        actor: auth.actor(),
+    };
+    let record = flow::charge_saved(&state, charge, now, &|record, _| {
+        let details = json!({"payment_method": payment_method.id, "amount": record.payment.amount().minor_units()});
+        WriteAlong {
+            audit: Some(actor.payment_entry("payment.created", record, details, now)),
+            // A declined card is a stored failed payment, answered 402 with its id — so the
+            // decline is stored with it too.
+            response: if record.payment.status() == Status::Failed {
+                let code = record.payment.decline_code().unwrap_or(DeclineCode::ProcessingError);
+                answer.error(&declined(code, Some(record.id.clone())))
+            } else {
+                answer.json(StatusCode::OK, &PaymentObject::from(record))
+            },
+        }
+    })
     .await?;
-    Actor::merchant(&auth, &request)
-        .record_payment(
-            &state,
-            "payment.created",
-            &record,
-            serde_json::json!({"payment_method": payment_method.id, "amount": record.payment.amount().minor_units()}),
-        )
-        .await;
     tracing::info!(
         payment = %record.id,
         payment_method = %payment_method.id,
         status = record.payment.status().as_str(),
         "saved payment method charged"
     );
-    if record.payment.status() == Status::Failed {
-        let code = record
-            .payment
-            .decline_code()
-            .unwrap_or(crate::processors::DeclineCode::ProcessingError);
-        return Err(declined(code, Some(record.id)));
-    }
-    Ok(Json(PaymentObject::from(&record)))
+    Ok(answer.into_response())
 }

@@ -3,13 +3,15 @@
 
 use super::auth::{AuthedMerchant, hash_secret};
 use super::error::ApiError;
+use super::idempotency::Answer;
 use super::json::ApiJson;
 use super::openapi::{self, ErrorBody};
 use crate::ids;
 use crate::state::AppState;
-use crate::store::Session;
+use crate::store::{Session, WriteAlong};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use payframe_core::{Amount, Currency};
@@ -189,8 +191,9 @@ impl SessionObject {
 pub async fn create(
     State(state): State<AppState>,
     auth: AuthedMerchant,
+    answer: Answer,
     ApiJson(body): ApiJson<CreateSession>,
-) -> Result<(StatusCode, Json<SessionObject>), ApiError> {
+) -> Result<Response, ApiError> {
     let amount = Amount::new(body.amount)
         .map_err(|e| ApiError::invalid("invalid_amount", e.to_string()).param("amount"))?;
     let currency = Currency::parse(&body.currency)
@@ -259,11 +262,17 @@ pub async fn create(
         customer_id,
         save_payment_method,
     };
-    state.store.insert_session(&session).await?;
-    tracing::info!(session = %session.id, merchant = %session.merchant_id, "session created");
     let mut view = SessionObject::new(&session, now);
     view.client_secret = Some(client_secret);
-    Ok((StatusCode::OK, Json(view)))
+    // The client secret is shown once; a retry gets it from the answer stored (sealed) with
+    // the session, or no session exists and the retry creates it.
+    let along = WriteAlong {
+        audit: None,
+        response: answer.json(StatusCode::OK, &view),
+    };
+    state.store.insert_session(&session, &along).await?;
+    tracing::info!(session = %session.id, merchant = %session.merchant_id, "session created");
+    Ok(answer.into_response())
 }
 
 /// Retrieves a session of this merchant (without its client secret).

@@ -1,7 +1,9 @@
 //! Payment flows: each step of a payment's life as the gateway performs it — check the
 //! operation against the state machine, ask the processor, apply its answer, store the
 //! payment with its new transitions in one transaction. Handlers call these; these call
-//! nothing HTTP.
+//! nothing HTTP. What the request records about the change — its audit entry, its
+//! idempotent response — the handler renders through `Along`, and the flow's one save
+//! writes it in the same transaction as the change.
 //!
 //! Every processor call carries a reference derived from the payment (`pay_…:authorize`,
 //! `pay_…:capture`, `pay_…:refund:<n>`), so a retry after a timeout repeats the same call
@@ -14,7 +16,7 @@ use crate::processors::{
 };
 use crate::state::AppState;
 use crate::store::{
-    NewRefund, PaymentMethodRow, PaymentRecord, Session, SessionOutcome, StoreError,
+    NewRefund, PaymentMethodRow, PaymentRecord, Session, SessionOutcome, StoreError, WriteAlong,
 };
 use payframe_core::card::year_month;
 use payframe_core::{Amount, CardError, Currency, Expiry};
@@ -54,6 +56,11 @@ impl FlowError {
     }
 }
 
+/// Renders what the request writes with the payment's save, in its transaction: from the
+/// payment as it is about to be stored and the refund that save adds. Called right before
+/// the save, once the processor has answered, so it sees the outcome the save records.
+pub type Along<'a> = &'a (dyn Fn(&PaymentRecord, Option<&NewRefund>) -> WriteAlong + Sync);
+
 /// What the API shows of the card beside the payment.
 pub struct CardSummary {
     pub token: String,
@@ -81,6 +88,7 @@ pub async fn pay_session(
     card: Card,
     summary: CardSummary,
     now: i64,
+    along: Along<'_>,
 ) -> Result<PaymentRecord, FlowError> {
     let amount = Amount::new(session.amount).map_err(|_| FlowError::InvalidSession)?;
     let currency = Currency::parse(&session.currency).map_err(|_| FlowError::InvalidSession)?;
@@ -113,10 +121,11 @@ pub async fn pay_session(
         })
         .await;
     let outcome = apply_authorization(connector, &mut record, answer, now).await?;
+    let write_along = along(&record, None);
     // The processor has answered: a failure to record that must not free the session.
     state
         .store
-        .save_payment(&mut record, Some(outcome), None)
+        .save_payment(&mut record, Some(outcome), None, &write_along)
         .await
         .map_err(FlowError::Unrecorded)?;
     Ok(record)
@@ -142,6 +151,7 @@ pub async fn charge_saved(
     state: &AppState,
     charge: SavedCharge<'_>,
     now: i64,
+    along: Along<'_>,
 ) -> Result<PaymentRecord, FlowError> {
     let pm = charge.payment_method;
     if pm.status != "active" {
@@ -196,9 +206,11 @@ pub async fn charge_saved(
         .await;
     // No session to update: the outcome only matters to confirms.
     apply_authorization(connector, &mut record, answer, now).await?;
+    // A decline is saved (and answered) like an approval: a failed payment.
+    let write_along = along(&record, None);
     state
         .store
-        .save_payment(&mut record, None, None)
+        .save_payment(&mut record, None, None, &write_along)
         .await
         .map_err(FlowError::Unrecorded)?;
     Ok(record)
@@ -281,6 +293,7 @@ pub async fn resolve(
     state: &AppState,
     mut record: PaymentRecord,
     now: i64,
+    along: Along<'_>,
 ) -> Result<PaymentRecord, FlowError> {
     if record.payment.status() != Status::Processing {
         return Ok(record);
@@ -296,7 +309,12 @@ pub async fn resolve(
     let outcome = apply_authorization(connector, &mut record, Ok(answer), now).await?;
     // The session was held `complete` while the answer was unknown; only a decline frees it.
     let outcome = matches!(outcome, SessionOutcome::Declined { .. }).then_some(outcome);
-    if !state.store.save_payment(&mut record, outcome, None).await? {
+    let write_along = along(&record, None);
+    if !state
+        .store
+        .save_payment(&mut record, outcome, None, &write_along)
+        .await?
+    {
         return Err(FlowError::Conflict);
     }
     Ok(record)
@@ -330,9 +348,15 @@ async fn save(
     record: &mut PaymentRecord,
     next: Payment,
     refund: Option<&NewRefund>,
+    along: Along<'_>,
 ) -> Result<(), FlowError> {
     record.payment = next;
-    if state.store.save_payment(record, None, refund).await? {
+    let write_along = along(record, refund);
+    if state
+        .store
+        .save_payment(record, None, refund, &write_along)
+        .await?
+    {
         Ok(())
     } else {
         Err(FlowError::Conflict)
@@ -352,6 +376,7 @@ pub async fn capture(
     amount: Option<Amount>,
     actor: Actor,
     now: i64,
+    along: Along<'_>,
 ) -> Result<PaymentRecord, FlowError> {
     let (next, moved) = check(&record, Operation::Capture { amount }, &actor, now)?;
     let request = CaptureRequest {
@@ -360,7 +385,7 @@ pub async fn capture(
         amount: moved.unwrap_or(record.payment.amount()),
     };
     approved(connector(state, record.livemode)?.capture(request).await?)?;
-    save(state, &mut record, next, None).await?;
+    save(state, &mut record, next, None, along).await?;
     Ok(record)
 }
 
@@ -370,6 +395,7 @@ pub async fn cancel(
     mut record: PaymentRecord,
     actor: Actor,
     now: i64,
+    along: Along<'_>,
 ) -> Result<PaymentRecord, FlowError> {
     let (next, _) = check(&record, Operation::Cancel, &actor, now)?;
     if record.payment.status() == Status::Authorized {
@@ -379,7 +405,7 @@ pub async fn cancel(
         };
         approved(connector(state, record.livemode)?.void(request).await?)?;
     }
-    save(state, &mut record, next, None).await?;
+    save(state, &mut record, next, None, along).await?;
     Ok(record)
 }
 
@@ -390,6 +416,7 @@ pub async fn refund(
     amount: Option<Amount>,
     actor: Actor,
     now: i64,
+    along: Along<'_>,
 ) -> Result<(PaymentRecord, NewRefund), FlowError> {
     let (next, moved) = check(&record, Operation::Refund { amount }, &actor, now)?;
     let moved = moved.ok_or(FlowError::Transition(TransitionError::InconsistentRecord(
@@ -408,6 +435,6 @@ pub async fn refund(
         amount: moved.minor_units(),
         created_at: now,
     };
-    save(state, &mut record, next, Some(&refund)).await?;
+    save(state, &mut record, next, Some(&refund), along).await?;
     Ok((record, refund))
 }

@@ -73,8 +73,8 @@ fn entry_from_row(r: &AnyRow) -> Result<AuditEntry, StoreError> {
 }
 
 impl Store {
-    /// Appends one entry in a transaction of its own, for changes whose own transaction is
-    /// shared with other work (payments are saved by `save_payment`).
+    /// Appends one entry in a transaction of its own, for an action that changes nothing
+    /// else (an export); a change's entry goes in the change's transaction (`WriteAlong`).
     pub async fn append_audit(&self, entry: &NewAuditEntry) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         append(&mut tx, entry).await?;

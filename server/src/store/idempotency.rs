@@ -1,13 +1,15 @@
 //! Idempotency keys in storage: claiming a key (first writer wins, atomically), finding
-//! what an earlier request with the key answered, and recording the answer.
+//! what an earlier request with the key answered, and recording the answer — inside the
+//! transaction of the request's effect where there is one (`record_in`), so the effect is
+//! never committed without its answer.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, Tx};
 use sqlx::Row;
 
 /// What a request carrying an idempotency key should do.
 #[derive(Debug, PartialEq, Eq)]
 pub enum IdempotencyClaim {
-    /// First use of the key: run the request, then record its response.
+    /// First use of the key: run the request and record its response.
     Owner,
     /// The same request ran before: answer what it answered (the body as sealed).
     Replay { status: u16, sealed_body: Vec<u8> },
@@ -15,6 +17,50 @@ pub enum IdempotencyClaim {
     Mismatch,
     /// The first request with this key has not finished yet.
     InProgress,
+}
+
+/// A response to record under the idempotency key its request claimed.
+#[derive(Debug, Clone)]
+pub struct IdempotentResponse {
+    pub merchant_id: String,
+    pub key: String,
+    pub status: u16,
+    /// The body exactly as sent, wrapped by the master key `master_key_id` (it may hold a
+    /// session's client secret).
+    pub sealed_body: Vec<u8>,
+    pub master_key_id: String,
+}
+
+/// Fills in the answer of a claimed key that has none yet; returns the rows changed.
+async fn record<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    r: &IdempotentResponse,
+) -> Result<u64, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE idempotency_keys SET response_status = $1, response_body = $2, master_key_id = $3
+         WHERE merchant_id = $4 AND key = $5 AND response_status IS NULL",
+    )
+    .bind(i64::from(r.status))
+    .bind(r.sealed_body.as_slice())
+    .bind(r.master_key_id.as_str())
+    .bind(r.merchant_id.as_str())
+    .bind(r.key.as_str())
+    .execute(executor)
+    .await?;
+    Ok(updated.rows_affected())
+}
+
+/// Records `response` within `tx`, the transaction of the request's effect. Fails — rolling
+/// the effect back — unless the key is still claimed and unanswered: an effect committed
+/// without its answer is what a retry could repeat.
+pub(crate) async fn record_in(
+    tx: &mut Tx<'_>,
+    response: &IdempotentResponse,
+) -> Result<(), StoreError> {
+    if record(&mut **tx, response).await? != 1 {
+        return Err(StoreError::IdempotencyKeyLost);
+    }
+    Ok(())
 }
 
 impl Store {
@@ -74,26 +120,14 @@ impl Store {
         Ok(claim)
     }
 
-    /// Records the response; `sealed_body` is the body wrapped by the master key `master_key_id`.
+    /// Records the response of a request that had no effect to record it with (a refusal,
+    /// a failure, an endpoint whose work is not one transaction). An answer already
+    /// recorded with the effect is never overwritten.
     pub async fn record_idempotent_response(
         &self,
-        merchant_id: &str,
-        key: &str,
-        status: u16,
-        sealed_body: &[u8],
-        master_key_id: &str,
+        response: &IdempotentResponse,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE idempotency_keys SET response_status = $1, response_body = $2, master_key_id = $3
-             WHERE merchant_id = $4 AND key = $5",
-        )
-        .bind(i64::from(status))
-        .bind(sealed_body)
-        .bind(master_key_id)
-        .bind(merchant_id)
-        .bind(key)
-        .execute(&self.pool)
-        .await?;
+        record(&self.pool, response).await?;
         Ok(())
     }
 }

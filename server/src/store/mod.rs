@@ -13,7 +13,7 @@ mod webhooks;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use customers::{CustomerRow, Erasure, HistoryRow, PaymentMethodRow, SaveCard, Saved};
-pub use idempotency::IdempotencyClaim;
+pub use idempotency::{IdempotencyClaim, IdempotentResponse};
 pub use sweeps::SweepReport;
 
 pub use payments::{NewRefund, PaymentRecord, RefundRow, SessionOutcome};
@@ -41,6 +41,10 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error("stored data is corrupt: {0}")]
     Corrupt(&'static str),
+    /// The request's idempotency key was forgotten (or answered) while the request ran, so
+    /// its effect is not committed: nothing would stop a retry from repeating it.
+    #[error("the request's idempotency key is no longer held")]
+    IdempotencyKeyLost,
 }
 
 #[derive(Clone)]
@@ -54,6 +58,28 @@ pub struct Store {
 
 /// A transaction on either backend.
 type Tx<'a> = sqlx::Transaction<'a, Any>;
+
+/// What a request writes in the same transaction as the change it makes: the audit entry
+/// for the change and, under a fresh Idempotency-Key, its response — so neither can be
+/// missing for a change that was committed, nor exist for one that was not. The default
+/// writes nothing.
+#[derive(Debug, Default)]
+pub struct WriteAlong {
+    pub audit: Option<NewAuditEntry>,
+    pub response: Option<IdempotentResponse>,
+}
+
+impl WriteAlong {
+    async fn write(&self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+        if let Some(entry) = &self.audit {
+            audit::append(tx, entry).await?;
+        }
+        if let Some(response) = &self.response {
+            idempotency::record_in(tx, response).await?;
+        }
+        Ok(())
+    }
+}
 
 /// Reads a boolean column: PostgreSQL has a boolean type, SQLite stores 0 or 1.
 fn get_bool(r: &AnyRow, column: &str) -> Result<bool, StoreError> {
@@ -355,7 +381,9 @@ impl Store {
         .transpose()
     }
 
-    pub async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
+    /// Inserts a new session with what its request writes along.
+    pub async fn insert_session(&self, s: &Session, along: &WriteAlong) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, merchant_id, client_secret_hash, amount, currency, reference,
                                    allowed_origins, status, capture_method, livemode, expires_at, created_at,
@@ -376,8 +404,10 @@ impl Store {
         .bind(s.created_at)
         .bind(s.customer_id.as_deref())
         .bind(s.save_payment_method)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        along.write(&mut tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 

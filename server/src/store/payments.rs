@@ -1,9 +1,9 @@
 //! Payments in storage: the row of each payment's current state, its transitions (appended,
 //! never rewritten), refunds, the session's state after a confirm and the webhook events the
-//! change causes — what belongs together is written in one transaction, guarded by the
-//! payment's version.
+//! change causes, with the audit entry and the idempotent response of the request that made
+//! it — what belongs together is written in one transaction, guarded by the payment's version.
 
-use super::{Store, StoreError, Tx, get_bool, get_u32};
+use super::{Store, StoreError, Tx, WriteAlong, get_bool, get_u32};
 use crate::payments::{
     Actor, CaptureMethod, OperationKind, Payment, PaymentParts, Status, Transition,
 };
@@ -127,13 +127,15 @@ async fn record_from_row(tx: &mut Tx<'_>, r: &AnyRow) -> Result<PaymentRecord, S
 
 impl Store {
     /// Saves `record` (insert at version 1, or update if nobody saved it since it was read),
-    /// appends its new transitions, and writes `refund` and the session's `outcome` — one
-    /// transaction. Returns false, writing nothing, if another writer got there first.
+    /// appends its new transitions, and writes `refund`, the session's `outcome`, the
+    /// events and what the request writes `along` — one transaction. Returns false, writing
+    /// nothing, if another writer got there first.
     pub async fn save_payment(
         &self,
         record: &mut PaymentRecord,
         outcome: Option<SessionOutcome>,
         refund: Option<&NewRefund>,
+        along: &WriteAlong,
     ) -> Result<bool, StoreError> {
         let p = &record.payment;
         let mut tx = self.pool.begin().await?;
@@ -232,6 +234,7 @@ impl Store {
         // deliveries are part of this transaction.
         let events = crate::webhooks::events::for_transitions(record, new_transitions);
         super::webhooks::insert_events(&mut tx, &events).await?;
+        along.write(&mut tx).await?;
         tx.commit().await?;
         record.version += 1;
         if !events.is_empty() {
