@@ -15,6 +15,7 @@ use crate::payments::flow::{self, CardSummary};
 use crate::processors::{Card, DeclineCode};
 use crate::state::AppState;
 use crate::store::{NewCard, NewRefund, PaymentRecord, SaveCard, Saved, Session, WriteAlong};
+use crate::vault::SealedPan;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -249,8 +250,15 @@ pub async fn confirm(
         return Err(err);
     }
 
-    // One confirm at a time per session: the claim is what prevents a double charge.
-    if !state.store.claim_session(&session.id, now).await? {
+    // One confirm at a time per session: the claim is what prevents a double charge. The
+    // card is vaulted in the claim's transaction (the token outlives this request; the PAN
+    // does not).
+    let vaulted = Vaulted::seal(&state, &pan, &expiry);
+    if !state
+        .store
+        .claim_session(&session.id, now, &vaulted.new_card(&session, now))
+        .await?
+    {
         let current = state
             .store
             .session(&session.id)
@@ -266,7 +274,14 @@ pub async fn confirm(
         audit: Some(actor.payment_entry("payment.created", record, serde_json::json!({}), now)),
         response: None,
     };
-    let result = vault_and_pay(&state, &session, pan, expiry, cvc, now, &along).await;
+    let fingerprint = vaulted.sealed.fingerprint;
+    let (token, payment_method) = (vaulted.token.clone(), vaulted.view.clone());
+    let card = Card {
+        pan,
+        expiry,
+        cvc: Some(cvc),
+    };
+    let result = flow::pay_session(&state, &session, card, vaulted.summary(), now, &along).await;
     if let Err(err) = &result {
         if err.processor_answered() {
             // Money may have moved: keep the session held rather than let another card in.
@@ -276,7 +291,7 @@ pub async fn confirm(
             state.store.release_session(&session.id).await?;
         }
     }
-    let (token, payment_method, fingerprint, mut record) = result.map_err(ApiError::from)?;
+    let mut record = result.map_err(ApiError::from)?;
     if matches!(
         record.payment.status(),
         Status::Authorized | Status::Captured
@@ -308,59 +323,57 @@ pub async fn confirm(
     }))
 }
 
-/// Vaults the card (the token outlives this request; the PAN does not) and pays the
-/// session with it. The CVC goes to the processor and nowhere else.
-async fn vault_and_pay(
-    state: &AppState,
-    session: &Session,
-    pan: Pan,
-    expiry: Expiry,
-    cvc: Cvc,
-    now: i64,
-    along: flow::Along<'_>,
-) -> Result<(String, PaymentMethodView, [u8; 32], PaymentRecord), flow::FlowError> {
-    let sealed = state.vault.seal(&pan);
-    let token = crate::ids::new_id("tok");
-    let brand = pan.brand().map_or("unknown", |b| b.as_str());
-    let view = PaymentMethodView {
-        brand: brand.to_owned(),
-        last4: pan.last4().to_owned(),
-        exp_month: u32::from(expiry.month()),
-        exp_year: u32::from(expiry.year()),
-    };
-    state
-        .store
-        .insert_card(&NewCard {
-            token: &token,
+/// A confirm's card, sealed by the vault and ready to be stored with the session's claim.
+struct Vaulted {
+    token: String,
+    view: PaymentMethodView,
+    bin: String,
+    sealed: SealedPan,
+}
+
+impl Vaulted {
+    fn seal(state: &AppState, pan: &Pan, expiry: &Expiry) -> Vaulted {
+        Vaulted {
+            token: crate::ids::new_id("tok"),
+            view: PaymentMethodView {
+                brand: pan.brand().map_or("unknown", |b| b.as_str()).to_owned(),
+                last4: pan.last4().to_owned(),
+                exp_month: u32::from(expiry.month()),
+                exp_year: u32::from(expiry.year()),
+            },
+            bin: pan.bin().to_owned(),
+            sealed: state.vault.seal(pan),
+        }
+    }
+
+    fn new_card<'a>(&'a self, session: &'a Session, now: i64) -> NewCard<'a> {
+        NewCard {
+            token: &self.token,
             merchant_id: &session.merchant_id,
             session_id: Some(&session.id),
-            brand,
-            bin: pan.bin(),
-            last4: pan.last4(),
-            exp_month: view.exp_month,
-            exp_year: view.exp_year,
-            fingerprint: &sealed.fingerprint,
-            pan_ciphertext: &sealed.pan_ciphertext,
-            data_key_wrapped: &sealed.data_key_wrapped,
-            master_key_id: &sealed.master_key_id,
+            brand: &self.view.brand,
+            bin: &self.bin,
+            last4: &self.view.last4,
+            exp_month: self.view.exp_month,
+            exp_year: self.view.exp_year,
+            fingerprint: &self.sealed.fingerprint,
+            pan_ciphertext: &self.sealed.pan_ciphertext,
+            data_key_wrapped: &self.sealed.data_key_wrapped,
+            master_key_id: &self.sealed.master_key_id,
             single_use: true,
             created_at: now,
-        })
-        .await?;
-    let summary = CardSummary {
-        token: token.clone(),
-        brand: view.brand.clone(),
-        last4: view.last4.clone(),
-        exp_month: view.exp_month,
-        exp_year: view.exp_year,
-    };
-    let card = Card {
-        pan,
-        expiry,
-        cvc: Some(cvc),
-    };
-    let record = flow::pay_session(state, session, card, summary, now, along).await?;
-    Ok((token, view, sealed.fingerprint, record))
+        }
+    }
+
+    fn summary(&self) -> CardSummary {
+        CardSummary {
+            token: self.token.clone(),
+            brand: self.view.brand.clone(),
+            last4: self.view.last4.clone(),
+            exp_month: self.view.exp_month,
+            exp_year: self.view.exp_year,
+        }
+    }
 }
 
 /// Saves the card of an authorized payment for the session's customer when the session asked

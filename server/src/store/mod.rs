@@ -169,6 +169,34 @@ pub struct NewCard<'a> {
     pub created_at: i64,
 }
 
+async fn insert_card<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    card: &NewCard<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO cards (token, merchant_id, session_id, brand, bin, last4, exp_month, exp_year,
+                            fingerprint, pan_ciphertext, data_key_wrapped, master_key_id, single_use, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(card.token)
+    .bind(card.merchant_id)
+    .bind(card.session_id)
+    .bind(card.brand)
+    .bind(card.bin)
+    .bind(card.last4)
+    .bind(i64::from(card.exp_month))
+    .bind(i64::from(card.exp_year))
+    .bind(card.fingerprint)
+    .bind(card.pan_ciphertext)
+    .bind(card.data_key_wrapped)
+    .bind(card.master_key_id)
+    .bind(card.single_use)
+    .bind(card.created_at)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 /// Stores a secret key's hash; the key itself is shown once and never stored.
 async fn insert_api_key(
     tx: &mut Tx<'_>,
@@ -440,41 +468,34 @@ impl Store {
 
     /// Writes a vaulted card.
     pub async fn insert_card(&self, card: &NewCard<'_>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO cards (token, merchant_id, session_id, brand, bin, last4, exp_month, exp_year,
-                                fingerprint, pan_ciphertext, data_key_wrapped, master_key_id, single_use, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(card.token)
-        .bind(card.merchant_id)
-        .bind(card.session_id)
-        .bind(card.brand)
-        .bind(card.bin)
-        .bind(card.last4)
-        .bind(i64::from(card.exp_month))
-        .bind(i64::from(card.exp_year))
-        .bind(card.fingerprint)
-        .bind(card.pan_ciphertext)
-        .bind(card.data_key_wrapped)
-        .bind(card.master_key_id)
-        .bind(card.single_use)
-        .bind(card.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_card(&self.pool, card).await
     }
 
-    /// Takes an open, unexpired session for one confirm: `open → processing`. Only one of
-    /// several concurrent confirms gets it, so a session is never charged twice.
-    pub async fn claim_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+    /// Takes an open, unexpired session for one confirm (`open → processing`) and vaults
+    /// the confirm's card, in one transaction: only one of several concurrent confirms gets
+    /// the session, so it is never charged twice, and the card is stored only for the one
+    /// that does. One commit instead of two: with SQLite each commit is an fsync that every
+    /// other writer waits for.
+    pub async fn claim_session(
+        &self,
+        id: &str,
+        now: i64,
+        card: &NewCard<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
             "UPDATE sessions SET status = 'processing' WHERE id = $1 AND status = 'open' AND expires_at > $2",
         )
         .bind(id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(updated.rows_affected() == 1)
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_card(&mut *tx, card).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Gives a claimed session back (`processing → open`) when its confirm failed before
