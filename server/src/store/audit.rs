@@ -76,7 +76,7 @@ impl Store {
     /// Appends one entry in a transaction of its own, for an action that changes nothing
     /// else (an export); a change's entry goes in the change's transaction (`WriteAlong`).
     pub async fn append_audit(&self, entry: &NewAuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         append(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())

@@ -187,7 +187,7 @@ impl Store {
         audit_entry: &NewAuditEntry,
     ) -> Result<(), StoreError> {
         let p = &c.profile;
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         sqlx::query(
             "INSERT INTO customers (id, merchant_id, name, email, phone, address_line1, address_line2,
                 address_city, address_state, address_postal_code, address_country, metadata, livemode,
@@ -239,7 +239,7 @@ impl Store {
         now: i64,
         audit_entry: &NewAuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         let updated = sqlx::query(
             "UPDATE customers SET name = $1, email = $2, phone = $3, address_line1 = $4, address_line2 = $5,
                 address_city = $6, address_state = $7, address_postal_code = $8, address_country = $9,
@@ -301,7 +301,7 @@ impl Store {
         card: &SaveCard<'_>,
         audit_entry: impl FnOnce(&str) -> NewAuditEntry,
     ) -> Result<Saved, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         lock_customer(&mut tx, card.merchant_id, card.customer_id).await?;
         let erased =
             sqlx::query("SELECT erased_at FROM customers WHERE id = $1 AND merchant_id = $2")
@@ -411,7 +411,7 @@ impl Store {
         now: i64,
         audit_entry: &NewAuditEntry,
     ) -> Result<Option<PaymentMethodRow>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         lock_customer(&mut tx, merchant_id, customer_id).await?;
         let row = sqlx::query(
             "SELECT * FROM payment_methods WHERE id = $1 AND merchant_id = $2 AND customer_id = $3",
@@ -561,7 +561,7 @@ impl Store {
         now: i64,
         audit_entry: impl FnOnce(&Erasure) -> NewAuditEntry,
     ) -> Result<Erasure, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         lock_customer(&mut tx, merchant_id, customer_id).await?;
         let row = sqlx::query("SELECT erased_at FROM customers WHERE id = $1 AND merchant_id = $2")
             .bind(customer_id)

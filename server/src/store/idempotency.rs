@@ -74,7 +74,7 @@ impl Store {
         now: i64,
         ttl_seconds: i64,
     ) -> Result<IdempotencyClaim, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         sqlx::query(
             "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND key = $2 AND created_at <= $3",
         )

@@ -29,7 +29,7 @@ pub use connect::{Backend, PoolSettings};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row};
 use std::sync::Arc;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -54,6 +54,10 @@ pub struct Store {
     /// Signalled after a commit that queued webhook deliveries, so this instance's delivery
     /// worker sends them at once instead of at its next poll.
     outbox: Arc<Notify>,
+    /// SQLite only: its transactions wait here, in turn, for the database's single write
+    /// lock. Left to SQLite, the writers that lose the lock poll it from its busy handler,
+    /// sleeping a millisecond or more a try while a commit takes a few hundred µs.
+    write_gate: Option<Arc<Semaphore>>,
 }
 
 /// A transaction on either backend.
@@ -256,9 +260,25 @@ impl Store {
             pool,
             backend,
             outbox: Arc::new(Notify::new()),
+            write_gate: (backend == Backend::Sqlite).then(|| Arc::new(Semaphore::new(1))),
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Begins a transaction, on SQLite once the write gate lets it in; the permit (held
+    /// until it is dropped, after the commit) must live as long as the transaction.
+    async fn begin(&self) -> Result<(Option<OwnedSemaphorePermit>, Tx<'static>), StoreError> {
+        let permit = match &self.write_gate {
+            Some(gate) => Some(
+                Arc::clone(gate)
+                    .acquire_owned()
+                    .await
+                    .expect("the write gate is never closed"),
+            ),
+            None => None,
+        };
+        Ok((permit, self.pool.begin().await?))
     }
 
     pub fn backend(&self) -> Backend {
@@ -306,7 +326,7 @@ impl Store {
         livemode: bool,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         sqlx::query(
             "INSERT INTO merchants (id, name, origins, webhook_url, webhook_secret_wrapped, master_key_id, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -350,7 +370,7 @@ impl Store {
         livemode: bool,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         let known = sqlx::query("SELECT 1 FROM merchants WHERE id = $1")
             .bind(merchant_id)
             .fetch_optional(&mut *tx)
@@ -411,7 +431,7 @@ impl Store {
 
     /// Inserts a new session with what its request writes along.
     pub async fn insert_session(&self, s: &Session, along: &WriteAlong) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, merchant_id, client_secret_hash, amount, currency, reference,
                                    allowed_origins, status, capture_method, livemode, expires_at, created_at,
@@ -482,7 +502,7 @@ impl Store {
         now: i64,
         card: &NewCard<'_>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         let updated = sqlx::query(
             "UPDATE sessions SET status = 'processing' WHERE id = $1 AND status = 'open' AND expires_at > $2",
         )
@@ -595,7 +615,7 @@ impl Store {
                 &["merchant_id", "key"],
             ),
         ];
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         let mut count = 0;
         for (table, column, purpose, key) in WRAPPED {
             let key_list = key.join(", ");
@@ -659,7 +679,7 @@ impl Store {
         master_key_id: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         sqlx::query("UPDATE encryption_keys SET retired_at = $1 WHERE retired_at IS NULL")
             .bind(now)
             .execute(&mut *tx)

@@ -138,7 +138,7 @@ impl Store {
         along: &WriteAlong,
     ) -> Result<bool, StoreError> {
         let p = &record.payment;
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         let saved = if record.version == 0 {
             sqlx::query(
                 "INSERT INTO payments (id, merchant_id, session_id, card_token, brand, last4, exp_month, exp_year,
@@ -249,7 +249,7 @@ impl Store {
         merchant_id: &str,
         id: &str,
     ) -> Result<Option<PaymentRecord>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         let row = sqlx::query("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2")
             .bind(id)
             .bind(merchant_id)
@@ -270,7 +270,7 @@ impl Store {
         limit: i64,
         starting_after: Option<&str>,
     ) -> Result<Vec<PaymentRecord>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         let rows = sqlx::query(
             "SELECT * FROM payments WHERE merchant_id = $1
                AND ($2 IS NULL OR (created_at, id) < (SELECT created_at, id FROM payments WHERE id = $2 AND merchant_id = $1))

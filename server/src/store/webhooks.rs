@@ -240,7 +240,7 @@ impl Store {
         e: &NewEndpoint,
         max: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         // Insert, then count (a write first, see `finish_attempt`); over the limit rolls back.
         insert_endpoint(&mut tx, e).await?;
         let count: i64 = sqlx::query_scalar(
@@ -310,7 +310,7 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         let deleted = sqlx::query(
             "UPDATE webhook_endpoints SET deleted_at = $1
              WHERE id = $2 AND merchant_id = $3 AND livemode = $4 AND deleted_at IS NULL",
@@ -429,7 +429,7 @@ impl Store {
     /// Queues a fresh delivery of `event` to each endpoint that subscribes to it now, due
     /// at `now`; returns how many endpoints it goes to.
     pub async fn redeliver_event(&self, event: &EventRow, now: i64) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         // Pending deliveries of the event become due now (and this write comes first, see
         // `finish_attempt`); finished ones get a fresh delivery below.
         sqlx::query(
@@ -522,7 +522,7 @@ impl Store {
             DeliveryNext::Retry { at } => ("pending", Some(at), None),
             DeliveryNext::Failed { at } => ("failed", None, Some(at)),
         };
-        let mut tx = self.pool.begin().await?;
+        let (_write, mut tx) = self.begin().await?;
         // The write comes first: on SQLite a transaction that reads before it writes cannot
         // wait for another writer (SQLITE_BUSY at once), one that writes first can.
         let updated = sqlx::query(
