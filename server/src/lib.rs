@@ -125,6 +125,9 @@ pub async fn build_state(
     settings: Settings,
     clock: Clock,
 ) -> anyhow::Result<AppState> {
+    if let Some(url) = &settings.live_processor_url {
+        processors::remote::check_live_url(url).map_err(anyhow::Error::msg)?;
+    }
     let store = store::Store::connect_with(database_url, &settings.pool).await?;
     let master = Arc::new(master);
     let keyring = keys::Keyring::load(&store, &master, settings.key_grace_seconds, clock()).await?;

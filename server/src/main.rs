@@ -121,7 +121,8 @@ enum Command {
         /// see the same authorizations; default: a simulator inside this process.
         #[arg(long, env = "PAYFRAME_TEST_PROCESSOR_URL")]
         test_processor_url: Option<String>,
-        /// The processor service for live mode; without it, live payments are refused.
+        /// The processor service for live mode (https, or http to a loopback address only);
+        /// without it, live payments are refused.
         #[arg(long, env = "PAYFRAME_LIVE_PROCESSOR_URL")]
         live_processor_url: Option<String>,
         /// Boxed: the serve variant would otherwise dwarf the others.

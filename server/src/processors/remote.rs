@@ -110,6 +110,27 @@ impl WireOutcome {
     }
 }
 
+/// Checks a live-mode processor URL: live calls carry the card number and CVC, so they go
+/// over https; plain http is accepted only to a loopback address (a sidecar on the same
+/// host that terminates TLS, or a local test double).
+pub fn check_live_url(raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(format!(
+            "the live processor URL {raw:?} must use https (card numbers travel to it); \
+             plain http is allowed only to a loopback address"
+        )),
+    }
+}
+
 /// The gateway's side: a [`Connector`] that calls a processor service.
 pub struct RemoteConnector {
     base_url: String,
@@ -358,5 +379,32 @@ async fn serve_status(
         Ok(Some(outcome)) => Json(WireOutcome::from(&outcome)).into_response(),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(err) => ServiceError(err).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_live_url;
+
+    #[test]
+    fn live_processor_urls_must_be_https_except_on_loopback() {
+        for ok in [
+            "https://processor.example/v1",
+            "https://10.0.0.5:8443",
+            "http://127.0.0.1:9090",
+            "http://[::1]:9090",
+            "http://localhost:9090",
+        ] {
+            assert_eq!(check_live_url(ok), Ok(()), "{ok}");
+        }
+        for refused in [
+            "http://processor.example",
+            "http://10.0.0.5:9090",
+            "ftp://127.0.0.1",
+            "processor.example:443",
+            "not a url",
+        ] {
+            assert!(check_live_url(refused).is_err(), "{refused}");
+        }
     }
 }
