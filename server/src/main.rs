@@ -63,7 +63,7 @@ struct RateLimitArgs {
         default_value = "10/m:5"
     )]
     rate_limit_confirm_session: Limit,
-    /// Confirms per card (fingerprint), across all sessions and merchants.
+    /// Live-mode confirms per card (fingerprint), across all sessions and merchants.
     #[arg(long, env = "PAYFRAME_RATE_LIMIT_CARD", default_value = "10/h:10")]
     rate_limit_card: Limit,
     /// Merchant API requests per API key.

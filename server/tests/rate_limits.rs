@@ -165,11 +165,37 @@ async fn confirms_on_one_session_are_limited() {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// A live processor for the gateway: the simulator served on a loopback port, as
+/// `payframe simulator` would serve it.
+async fn live_processor() -> String {
+    let simulator =
+        std::sync::Arc::new(payframe_server::processors::simulator::Simulator::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            payframe_server::processors::remote::service(simulator),
+        )
+        .await
+        .unwrap();
+    });
+    url
+}
+
 #[tokio::test]
 async fn one_card_on_many_sessions_is_refused_while_another_card_passes() {
-    let (gw, key) = gateway(|l| l.card_fingerprint = Limit::per_hour(2, 2)).await;
+    let processor = live_processor().await;
+    let gw = Gateway::start_with(|settings| {
+        let mut limits = RateLimitSettings::off();
+        limits.card_fingerprint = Limit::per_hour(2, 2);
+        settings.rate_limits = limits;
+        settings.live_processor_url = Some(processor);
+    })
+    .await;
+    let key = gw.live_merchant("Shop", &[SHOP]).await;
     // A second merchant: the count is across merchants too.
-    let other_key = gw.merchant("Other shop", &[SHOP]).await;
+    let other_key = gw.live_merchant("Other shop", &[SHOP]).await;
     for key in [&key, &other_key] {
         let checkout = gw.create_session(key).await;
         let (status, body) = pay(&gw, &checkout, PAN).await;
@@ -269,4 +295,16 @@ async fn limits_switched_off_never_refuse() {
         let (status, _) = pay(&gw, &checkout, DO_NOT_HONOR).await;
         assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
     }
+}
+
+#[tokio::test]
+async fn the_shared_test_cards_are_not_limited_per_card_in_test_mode() {
+    let (gw, key) = gateway(|l| l.card_fingerprint = Limit::per_hour(2, 2)).await;
+    // Every merchant's integration tests pay with the same published test card.
+    for _ in 0..4 {
+        let checkout = gw.create_session(&key).await;
+        let (status, body) = pay(&gw, &checkout, PAN).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(gw.count("payments").await, 4);
 }

@@ -105,7 +105,8 @@ pub struct RateLimitSettings {
     /// Confirms per session (besides the lock after 5 declines), so one session cannot be
     /// hammered.
     pub confirm_session: Limit,
-    /// Confirms per card fingerprint across all sessions: one card tried on many sessions.
+    /// Live-mode confirms per card fingerprint across all sessions: one card tried on many
+    /// sessions (test mode is exempt: its published test cards are shared by every merchant).
     pub card_fingerprint: Limit,
     /// Merchant API requests per API key.
     pub api_key: Limit,

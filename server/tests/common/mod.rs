@@ -124,6 +124,17 @@ impl Gateway {
 
     /// Registers a test-mode merchant embedding from `origins`; returns its secret key.
     pub async fn merchant(&self, name: &str, origins: &[&str]) -> String {
+        self.merchant_in_mode(name, origins, false).await
+    }
+
+    /// A merchant with a live key (`sk_live_…`), whose sessions are paid through the
+    /// configured live processor.
+    #[allow(dead_code)]
+    pub async fn live_merchant(&self, name: &str, origins: &[&str]) -> String {
+        self.merchant_in_mode(name, origins, true).await
+    }
+
+    async fn merchant_in_mode(&self, name: &str, origins: &[&str], livemode: bool) -> String {
         let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
         let state = &self.state;
         payframe_server::merchants::create(
@@ -132,7 +143,7 @@ impl Gateway {
             name,
             &origins,
             None,
-            false,
+            livemode,
             self.now(),
         )
         .await
