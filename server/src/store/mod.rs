@@ -85,6 +85,20 @@ impl WriteAlong {
     }
 }
 
+/// The `VALUES` list of a multi-row INSERT: `rows` tuples of `columns` placeholders,
+/// numbered on from `$1` (`($1, $2), ($3, $4)` for 2 × 2).
+fn values_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", row * columns + c))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Reads a boolean column: PostgreSQL has a boolean type, SQLite stores 0 or 1.
 fn get_bool(r: &AnyRow, column: &str) -> Result<bool, StoreError> {
     match r.try_get::<bool, _>(column) {
@@ -697,5 +711,16 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::values_rows;
+
+    #[test]
+    fn values_rows_numbers_placeholders_row_by_row() {
+        assert_eq!(values_rows(1, 3), "($1, $2, $3)");
+        assert_eq!(values_rows(2, 2), "($1, $2), ($3, $4)");
     }
 }

@@ -3,7 +3,7 @@
 //! change causes, with the audit entry and the idempotent response of the request that made
 //! it — what belongs together is written in one transaction, guarded by the payment's version.
 
-use super::{Store, StoreError, Tx, WriteAlong, get_bool, get_u32};
+use super::{Store, StoreError, Tx, WriteAlong, get_bool, get_u32, values_rows};
 use crate::payments::{
     Actor, CaptureMethod, OperationKind, Payment, PaymentParts, Status, Transition,
 };
@@ -125,6 +125,37 @@ async fn record_from_row(tx: &mut Tx<'_>, r: &AnyRow) -> Result<PaymentRecord, S
     })
 }
 
+/// Appends `transitions`, numbered from `first_seq`, in one INSERT: every statement of
+/// `save_payment` is spent holding the write lock.
+async fn insert_transitions(
+    tx: &mut Tx<'_>,
+    payment_id: &str,
+    first_seq: usize,
+    transitions: &[Transition],
+) -> Result<(), StoreError> {
+    if transitions.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, operation, actor, amount, at) VALUES {}",
+        values_rows(transitions.len(), 8)
+    );
+    let mut insert = sqlx::query(&sql);
+    for (i, t) in transitions.iter().enumerate() {
+        insert = insert
+            .bind(payment_id)
+            .bind((first_seq + i) as i64)
+            .bind(t.from.as_str())
+            .bind(t.to.as_str())
+            .bind(t.operation.as_str())
+            .bind(t.actor.to_string())
+            .bind(t.amount.map(Amount::minor_units))
+            .bind(t.at);
+    }
+    insert.execute(&mut **tx).await?;
+    Ok(())
+}
+
 impl Store {
     /// Saves `record` (insert at version 1, or update if nobody saved it since it was read),
     /// appends its new transitions, and writes `refund`, the session's `outcome`, the
@@ -188,28 +219,21 @@ impl Store {
         if saved.rows_affected() != 1 {
             return Ok(false);
         }
-        let stored: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM payment_transitions WHERE payment_id = $1")
-                .bind(&record.id)
-                .fetch_one(&mut *tx)
-                .await?;
-        let new_transitions = p.transitions().get(stored as usize..).unwrap_or_default();
-        for (seq, t) in p.transitions().iter().enumerate().skip(stored as usize) {
-            sqlx::query(
-                "INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, operation, actor, amount, at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        // A new payment has none stored yet; otherwise the version guard above means the
+        // stored ones are still those this record was read with, counted here.
+        let stored = if record.version == 0 {
+            0
+        } else {
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM payment_transitions WHERE payment_id = $1",
             )
             .bind(&record.id)
-            .bind(seq as i64)
-            .bind(t.from.as_str())
-            .bind(t.to.as_str())
-            .bind(t.operation.as_str())
-            .bind(t.actor.to_string())
-            .bind(t.amount.map(Amount::minor_units))
-            .bind(t.at)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-        }
+            usize::try_from(count).map_err(|_| corrupt("transition count"))?
+        };
+        let new_transitions = p.transitions().get(stored..).unwrap_or_default();
+        insert_transitions(&mut tx, &record.id, stored, new_transitions).await?;
         if let Some(refund) = refund {
             sqlx::query("INSERT INTO refunds (id, payment_id, amount, status, created_at) VALUES ($1, $2, $3, 'succeeded', $4)")
                 .bind(&refund.id)

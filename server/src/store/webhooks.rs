@@ -5,7 +5,7 @@
 //! lease: on PostgreSQL `FOR UPDATE SKIP LOCKED` lets instances claim side by side; SQLite
 //! serialises writers, so its plain `UPDATE … WHERE id IN (…)` is already exclusive.
 
-use super::{Backend, Store, StoreError, Tx, get_bool, json_list};
+use super::{Backend, Store, StoreError, Tx, get_bool, json_list, values_rows};
 use crate::webhooks::events::{NewEvent, subscribed};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -164,27 +164,52 @@ async fn queue_deliveries(
     livemode: bool,
     due: i64,
 ) -> Result<u64, StoreError> {
-    let endpoints = sqlx::query(
+    let endpoints = endpoints_of(tx, merchant_id, livemode).await?;
+    queue_to(tx, &endpoints, event_id, kind, due).await
+}
+
+/// An endpoint's id and the event types it subscribes to.
+type Subscriber = (String, Vec<String>);
+
+/// The endpoints of a merchant in one mode.
+async fn endpoints_of(
+    tx: &mut Tx<'_>,
+    merchant_id: &str,
+    livemode: bool,
+) -> Result<Vec<Subscriber>, StoreError> {
+    sqlx::query(
         "SELECT id, enabled_events FROM webhook_endpoints
          WHERE merchant_id = $1 AND livemode = $2 AND deleted_at IS NULL ORDER BY created_at, id",
     )
     .bind(merchant_id)
     .bind(livemode)
     .fetch_all(&mut **tx)
-    .await?;
+    .await?
+    .iter()
+    .map(|r| Ok((r.get("id"), json_list(r.get("enabled_events"))?)))
+    .collect()
+}
+
+/// The part of [`queue_deliveries`] after the endpoints are known.
+async fn queue_to(
+    tx: &mut Tx<'_>,
+    endpoints: &[Subscriber],
+    event_id: &str,
+    kind: &str,
+    due: i64,
+) -> Result<u64, StoreError> {
     let mut queued = 0;
-    for endpoint in endpoints {
-        if !subscribed(&json_list(endpoint.get("enabled_events"))?, kind) {
+    for (endpoint_id, enabled_events) in endpoints {
+        if !subscribed(enabled_events, kind) {
             continue;
         }
-        let endpoint_id: String = endpoint.get("id");
         let moved = sqlx::query(
             "UPDATE webhook_deliveries SET next_attempt_at = $1
              WHERE event_id = $2 AND endpoint_id = $3 AND status = 'pending'",
         )
         .bind(due)
         .bind(event_id)
-        .bind(&endpoint_id)
+        .bind(endpoint_id.as_str())
         .execute(&mut **tx)
         .await?;
         if moved.rows_affected() == 0 {
@@ -194,7 +219,7 @@ async fn queue_deliveries(
             )
             .bind(crate::ids::new_id("whd"))
             .bind(event_id)
-            .bind(&endpoint_id)
+            .bind(endpoint_id.as_str())
             .bind(due)
             .execute(&mut **tx)
             .await?;
@@ -204,31 +229,38 @@ async fn queue_deliveries(
     Ok(queued)
 }
 
-/// Writes `events` and queues their deliveries, inside the caller's transaction.
+/// Writes `events` and queues their deliveries, inside the caller's transaction: one
+/// INSERT for the events and one look-up of the endpoints for each merchant and mode, since
+/// every statement here is spent holding the write lock.
 pub(super) async fn insert_events(tx: &mut Tx<'_>, events: &[NewEvent]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO events (id, merchant_id, type, payment_id, livemode, body, created_at) VALUES {}",
+        values_rows(events.len(), 7)
+    );
+    let mut insert = sqlx::query(&sql);
     for e in events {
-        sqlx::query(
-            "INSERT INTO events (id, merchant_id, type, payment_id, livemode, body, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&e.id)
-        .bind(&e.merchant_id)
-        .bind(e.kind.as_str())
-        .bind(&e.payment_id)
-        .bind(e.livemode)
-        .bind(&e.body)
-        .bind(e.created)
-        .execute(&mut **tx)
-        .await?;
-        queue_deliveries(
-            tx,
-            &e.id,
-            &e.merchant_id,
-            e.kind.as_str(),
-            e.livemode,
-            e.created,
-        )
-        .await?;
+        insert = insert
+            .bind(&e.id)
+            .bind(&e.merchant_id)
+            .bind(e.kind.as_str())
+            .bind(&e.payment_id)
+            .bind(e.livemode)
+            .bind(&e.body)
+            .bind(e.created);
+    }
+    insert.execute(&mut **tx).await?;
+    let mut endpoints: Option<(&str, bool, Vec<Subscriber>)> = None;
+    for e in events {
+        let same = matches!(&endpoints, Some((m, l, _)) if *m == e.merchant_id && *l == e.livemode);
+        if !same {
+            let found = endpoints_of(tx, &e.merchant_id, e.livemode).await?;
+            endpoints = Some((&e.merchant_id, e.livemode, found));
+        }
+        let (_, _, found) = endpoints.as_ref().expect("set above");
+        queue_to(tx, found, &e.id, e.kind.as_str(), e.created).await?;
     }
     Ok(())
 }
