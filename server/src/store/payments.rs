@@ -273,7 +273,9 @@ impl Store {
         merchant_id: &str,
         id: &str,
     ) -> Result<Option<PaymentRecord>, StoreError> {
-        let (_write, mut tx) = self.begin().await?;
+        // A read-only snapshot (the row with its transitions): no need to queue at the
+        // write gate.
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2")
             .bind(id)
             .bind(merchant_id)
@@ -294,7 +296,8 @@ impl Store {
         limit: i64,
         starting_after: Option<&str>,
     ) -> Result<Vec<PaymentRecord>, StoreError> {
-        let (_write, mut tx) = self.begin().await?;
+        // Read-only, as `payment` above.
+        let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
             "SELECT * FROM payments WHERE merchant_id = $1
                AND ($2 IS NULL OR (created_at, id) < (SELECT created_at, id FROM payments WHERE id = $2 AND merchant_id = $1))
