@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{Checkout, Gateway, assert_error, card, sealed};
+use common::{Gateway, assert_error};
 use serde_json::{Value, json};
 
 const SHOP: &str = "https://shop.example";
@@ -50,16 +50,8 @@ async fn pay_and_save(
     assert_eq!(status, StatusCode::OK, "{session}");
     assert_eq!(session["customer"], customer);
     assert_eq!(session["save_payment_method"], true);
-    let checkout = Checkout {
-        id: session["id"].as_str().unwrap().to_owned(),
-        client_secret: session["client_secret"].as_str().unwrap().to_owned(),
-    };
-    let envelope = sealed(
-        &gw.encryption_key(&checkout).await,
-        &checkout.id,
-        &card(number, 12, 2030, "123", gw.now()),
-    );
-    gw.confirm(&checkout, &envelope).await
+    let checkout = common::Checkout::of(&session);
+    gw.pay(&checkout, number).await
 }
 
 async fn payment_methods(gw: &Gateway, key: &str, customer: &str) -> Vec<Value> {
@@ -867,16 +859,8 @@ async fn the_same_card_is_saved_once_and_a_declined_card_not_at_all() {
     // Without save_payment_method the card is not saved, even with a customer.
     let body = json!({"amount": 1999, "currency": "brl", "customer": other});
     let (_, session) = gw.post_json("/v1/sessions", Some(&key), &body).await;
-    let checkout = Checkout {
-        id: session["id"].as_str().unwrap().to_owned(),
-        client_secret: session["client_secret"].as_str().unwrap().to_owned(),
-    };
-    let envelope = sealed(
-        &gw.encryption_key(&checkout).await,
-        &checkout.id,
-        &card(MASTERCARD, 12, 2030, "123", gw.now()),
-    );
-    let (status, paid) = gw.confirm(&checkout, &envelope).await;
+    let checkout = common::Checkout::of(&session);
+    let (status, paid) = gw.pay(&checkout, MASTERCARD).await;
     assert_eq!(status, StatusCode::OK, "{paid}");
     assert!(paid["payment"]["payment_method_id"].is_null());
     assert_eq!(paid["payment"]["customer"], other);

@@ -8,7 +8,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{Checkout, Gateway, NOW, assert_error, card, sealed};
+use common::{Gateway, NOW, assert_error};
 use http_body_util::BodyExt;
 use payframe_server::processors::simulator::{DEFAULT_BALANCE, test_cards};
 use payframe_server::store::Backend;
@@ -198,16 +198,8 @@ async fn twice(
 async fn checkout(gw: &Gateway, key: &str, body: Value, number: &str) -> Value {
     let (status, session) = gw.post_json("/v1/sessions", Some(key), &body).await;
     assert_eq!(status, StatusCode::OK, "{session}");
-    let checkout = Checkout {
-        id: session["id"].as_str().unwrap().to_owned(),
-        client_secret: session["client_secret"].as_str().unwrap().to_owned(),
-    };
-    let envelope = sealed(
-        &gw.encryption_key(&checkout).await,
-        &checkout.id,
-        &card(number, 12, 2030, "123", gw.now()),
-    );
-    let (status, paid) = gw.confirm(&checkout, &envelope).await;
+    let checkout = common::Checkout::of(&session);
+    let (status, paid) = gw.pay(&checkout, number).await;
     assert_eq!(status, StatusCode::OK, "{paid}");
     paid
 }

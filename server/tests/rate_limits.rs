@@ -44,9 +44,16 @@ fn confirm_request(checkout: &Checkout, envelope: &payframe_core::Envelope) -> R
 
 /// Seals `number` for the checkout and confirms it.
 async fn pay(gw: &Gateway, checkout: &Checkout, number: &str) -> (StatusCode, Value) {
+    let response = send_confirm(gw, checkout, number).await;
+    (response.status(), body_json(response).await)
+}
+
+/// Seals `number` for the session and sends the confirm, returning the raw response (its
+/// headers carry `Retry-After`).
+async fn send_confirm(gw: &Gateway, checkout: &Checkout, number: &str) -> axum::response::Response {
     let key = gw.encryption_key(checkout).await;
     let envelope = sealed(&key, &checkout.id, &card(number, 12, 2030, "123", gw.now()));
-    gw.confirm(checkout, &envelope).await
+    gw.send(confirm_request(checkout, &envelope)).await
 }
 
 /// Checks a 429: the error shape, `rate_limited` and a positive `Retry-After`.
@@ -79,13 +86,7 @@ async fn confirms_from_one_ip_are_limited_and_a_refused_one_stores_nothing() {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let checkout = gw.create_session(&key).await;
-    let enc_key = gw.encryption_key(&checkout).await;
-    let envelope = sealed(
-        &enc_key,
-        &checkout.id,
-        &card(MASTERCARD, 12, 2030, "123", gw.now()),
-    );
-    let response = gw.send(confirm_request(&checkout, &envelope)).await;
+    let response = send_confirm(&gw, &checkout, MASTERCARD).await;
     // One confirm comes back every 30 minutes.
     assert!(assert_rate_limited(&response) > 60);
     let body = body_json(response).await;
@@ -149,13 +150,7 @@ async fn confirms_on_one_session_are_limited() {
     let payments = gw.count("payments").await;
     let cards = gw.count("cards").await;
     // The third attempt is refused before the lock after 5 declines would matter.
-    let enc_key = gw.encryption_key(&checkout).await;
-    let envelope = sealed(
-        &enc_key,
-        &checkout.id,
-        &card(PAN, 12, 2030, "123", gw.now()),
-    );
-    assert_rate_limited(&gw.send(confirm_request(&checkout, &envelope)).await);
+    assert_rate_limited(&send_confirm(&gw, &checkout, PAN).await);
     assert_eq!(gw.count("payments").await, payments);
     assert_eq!(gw.count("cards").await, cards);
     assert_eq!(gw.session_status(&key, &checkout.id).await, "open");
@@ -202,13 +197,7 @@ async fn one_card_on_many_sessions_is_refused_while_another_card_passes() {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let checkout = gw.create_session(&key).await;
-    let enc_key = gw.encryption_key(&checkout).await;
-    let envelope = sealed(
-        &enc_key,
-        &checkout.id,
-        &card(PAN, 12, 2030, "123", gw.now()),
-    );
-    let response = gw.send(confirm_request(&checkout, &envelope)).await;
+    let response = send_confirm(&gw, &checkout, PAN).await;
     assert_rate_limited(&response);
     assert_eq!(body_json(response).await["error"]["code"], "rate_limited");
     // Refused before the claim, the vault and the processor.

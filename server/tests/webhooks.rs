@@ -505,16 +505,8 @@ async fn every_payment_change_writes_its_event() {
         let body = json!({"amount": 1999, "currency": "brl", "capture": "manual"});
         let (status, session) = gw.post_json("/v1/sessions", Some(&key), &body).await;
         assert_eq!(status, StatusCode::OK, "{session}");
-        let checkout = common::Checkout {
-            id: session["id"].as_str().unwrap().to_owned(),
-            client_secret: session["client_secret"].as_str().unwrap().to_owned(),
-        };
-        let envelope = sealed(
-            &gw.encryption_key(&checkout).await,
-            &checkout.id,
-            &card(common::PAN, 12, 2030, "123", gw.now()),
-        );
-        let (_, body) = gw.confirm(&checkout, &envelope).await;
+        let checkout = common::Checkout::of(&session);
+        let (_, body) = gw.pay(&checkout, common::PAN).await;
         body["payment"]["id"].as_str().unwrap().to_owned()
     };
     let captured = manual().await;

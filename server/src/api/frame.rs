@@ -242,12 +242,14 @@ pub async fn confirm(
     // Checked here and handed to the processor in this same request; never stored.
     let cvc = Cvc::parse(&payload.cvc, pan.brand())?;
     drop(payload);
+    // Sealed (not stored) now: its fingerprint is the per-card limit's key.
+    let vaulted = Vaulted::seal(&state, &pan, &expiry);
     // One card tried on many sessions (each under the per-session lock) is card testing
-    // too: refused here, before the session is claimed, the card vaulted or the processor
+    // too: refused here, before the session is claimed, the card stored or the processor
     // called. Live mode only: test mode never reaches an issuer, so a stolen card learns
     // nothing there, while the published test cards are shared by every merchant's tests.
     if session.livemode
-        && let Err(err) = state.rate_limits.card(&state.vault.fingerprint(&pan))
+        && let Err(err) = state.rate_limits.card(&vaulted.sealed.fingerprint)
     {
         tracing::warn!(session = %session.id, "confirm rate-limited: card used too often");
         return Err(err);
@@ -256,7 +258,6 @@ pub async fn confirm(
     // One confirm at a time per session: the claim is what prevents a double charge. The
     // card is vaulted in the claim's transaction (the token outlives this request; the PAN
     // does not).
-    let vaulted = Vaulted::seal(&state, &pan, &expiry);
     if !state
         .store
         .claim_session(&session.id, now, &vaulted.new_card(&session, now))
