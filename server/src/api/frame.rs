@@ -350,20 +350,20 @@ impl Vaulted {
         }
     }
 
-    fn new_card<'a>(&'a self, session: &'a Session, now: i64) -> NewCard<'a> {
+    fn new_card(&self, session: &Session, now: i64) -> NewCard {
         NewCard {
-            token: &self.token,
-            merchant_id: &session.merchant_id,
-            session_id: Some(&session.id),
-            brand: &self.view.brand,
-            bin: &self.bin,
-            last4: &self.view.last4,
+            token: self.token.clone(),
+            merchant_id: session.merchant_id.clone(),
+            session_id: Some(session.id.clone()),
+            brand: self.view.brand.clone(),
+            bin: self.bin.clone(),
+            last4: self.view.last4.clone(),
             exp_month: self.view.exp_month,
             exp_year: self.view.exp_year,
-            fingerprint: &self.sealed.fingerprint,
-            pan_ciphertext: &self.sealed.pan_ciphertext,
-            data_key_wrapped: &self.sealed.data_key_wrapped,
-            master_key_id: &self.sealed.master_key_id,
+            fingerprint: self.sealed.fingerprint.to_vec(),
+            pan_ciphertext: self.sealed.pan_ciphertext.clone(),
+            data_key_wrapped: self.sealed.data_key_wrapped.clone(),
+            master_key_id: self.sealed.master_key_id.clone(),
             single_use: true,
             created_at: now,
         }

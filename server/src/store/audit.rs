@@ -2,7 +2,8 @@
 //! record, where there is one) and read; nothing here updates or deletes them, and the
 //! database refuses it too (triggers in the customers migration).
 
-use super::{Store, StoreError, Tx};
+use super::exec::{Exec, args};
+use super::{Store, StoreError};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -35,24 +36,26 @@ pub struct AuditEntry {
     pub at: i64,
 }
 
-/// Appends `entry` within `tx`.
-pub(crate) async fn append(tx: &mut Tx<'_>, entry: &NewAuditEntry) -> Result<(), StoreError> {
-    sqlx::query(
+/// Appends `entry` within the caller's transaction.
+pub(crate) async fn append(ex: &mut impl Exec, entry: &NewAuditEntry) -> Result<(), StoreError> {
+    let (id, details) = (crate::ids::new_id("aud"), entry.details.to_string());
+    ex.execute(
         "INSERT INTO audit_log (id, merchant_id, actor, action, object_type, object_id, customer_id,
                                 request_id, details, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &args![
+            &id,
+            &entry.merchant_id,
+            &entry.actor,
+            entry.action,
+            entry.object_type,
+            &entry.object_id,
+            &entry.customer_id,
+            &entry.request_id,
+            &details,
+            entry.at,
+        ],
     )
-    .bind(crate::ids::new_id("aud"))
-    .bind(entry.merchant_id.as_deref())
-    .bind(entry.actor.as_str())
-    .bind(entry.action)
-    .bind(entry.object_type)
-    .bind(entry.object_id.as_str())
-    .bind(entry.customer_id.as_deref())
-    .bind(entry.request_id.as_deref())
-    .bind(entry.details.to_string())
-    .bind(entry.at)
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }

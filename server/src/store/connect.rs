@@ -104,3 +104,11 @@ pub(super) async fn open(
         .await?;
     Ok((pool, backend))
 }
+
+/// The file a `sqlite:` URL names, parsed as the pool parses it, for the writer thread's own
+/// connection.
+pub(super) fn sqlite_path(url: &str) -> Result<std::path::PathBuf, StoreError> {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+    Ok(options.get_filename().to_path_buf())
+}

@@ -3,7 +3,8 @@
 //! transaction of the request's effect where there is one (`record_in`), so the effect is
 //! never committed without its answer.
 
-use super::{Store, StoreError, Tx};
+use super::exec::{Exec, args};
+use super::{Store, StoreError};
 use sqlx::Row;
 
 /// What a request carrying an idempotency key should do.
@@ -32,32 +33,29 @@ pub struct IdempotentResponse {
 }
 
 /// Fills in the answer of a claimed key that has none yet; returns the rows changed.
-async fn record<'e>(
-    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    r: &IdempotentResponse,
-) -> Result<u64, StoreError> {
-    let updated = sqlx::query(
+async fn record(ex: &mut impl Exec, r: &IdempotentResponse) -> Result<u64, StoreError> {
+    ex.execute(
         "UPDATE idempotency_keys SET response_status = $1, response_body = $2, master_key_id = $3
          WHERE merchant_id = $4 AND key = $5 AND response_status IS NULL",
+        &args![
+            i64::from(r.status),
+            &r.sealed_body,
+            &r.master_key_id,
+            &r.merchant_id,
+            &r.key,
+        ],
     )
-    .bind(i64::from(r.status))
-    .bind(r.sealed_body.as_slice())
-    .bind(r.master_key_id.as_str())
-    .bind(r.merchant_id.as_str())
-    .bind(r.key.as_str())
-    .execute(executor)
-    .await?;
-    Ok(updated.rows_affected())
+    .await
 }
 
-/// Records `response` within `tx`, the transaction of the request's effect. Fails — rolling
+/// Records `response` within the transaction of the request's effect. Fails — rolling
 /// the effect back — unless the key is still claimed and unanswered: an effect committed
 /// without its answer is what a retry could repeat.
 pub(crate) async fn record_in(
-    tx: &mut Tx<'_>,
+    ex: &mut impl Exec,
     response: &IdempotentResponse,
 ) -> Result<(), StoreError> {
-    if record(&mut **tx, response).await? != 1 {
+    if record(ex, response).await? != 1 {
         return Err(StoreError::IdempotencyKeyLost);
     }
     Ok(())
@@ -127,7 +125,9 @@ impl Store {
         &self,
         response: &IdempotentResponse,
     ) -> Result<(), StoreError> {
-        record(&self.pool, response).await?;
+        let (_write, mut tx) = self.begin().await?;
+        record(&mut tx, response).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -23,18 +23,29 @@ pub use webhooks::{
 };
 
 mod connect;
+pub(crate) mod exec;
+mod writer;
 
 pub use connect::{Backend, PoolSettings};
 
+use exec::{Exec, args, run_ready};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row};
 use std::sync::Arc;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use writer::Writer;
+pub use writer::WriterStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// An error of the SQLite writer thread's own connection.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The SQLite writer thread could not commit a write's group, or is gone.
+    #[error("database writer: {0}")]
+    Writer(String),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("DATABASE_URL must start with sqlite: or postgres://")]
@@ -58,6 +69,8 @@ pub struct Store {
     /// lock. Left to SQLite, the writers that lose the lock poll it from its busy handler,
     /// sleeping a millisecond or more a try while a commit takes a few hundred µs.
     write_gate: Option<Arc<Semaphore>>,
+    /// SQLite only: the group-commit thread that runs the hot path's writes.
+    writer: Option<Arc<Writer>>,
 }
 
 /// A transaction on either backend.
@@ -67,19 +80,19 @@ type Tx<'a> = sqlx::Transaction<'a, Any>;
 /// for the change and, under a fresh Idempotency-Key, its response — so neither can be
 /// missing for a change that was committed, nor exist for one that was not. The default
 /// writes nothing.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct WriteAlong {
     pub audit: Option<NewAuditEntry>,
     pub response: Option<IdempotentResponse>,
 }
 
 impl WriteAlong {
-    async fn write(&self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+    async fn write(&self, ex: &mut impl Exec) -> Result<(), StoreError> {
         if let Some(entry) = &self.audit {
-            audit::append(tx, entry).await?;
+            audit::append(ex, entry).await?;
         }
         if let Some(response) = &self.response {
-            idempotency::record_in(tx, response).await?;
+            idempotency::record_in(ex, response).await?;
         }
         Ok(())
     }
@@ -170,49 +183,64 @@ pub struct StoredKey {
 }
 
 /// A vaulted card: only ciphertext, wrapped key and the fields PCI DSS lets us keep.
-pub struct NewCard<'a> {
-    pub token: &'a str,
-    pub merchant_id: &'a str,
-    pub session_id: Option<&'a str>,
-    pub brand: &'a str,
-    pub bin: &'a str,
-    pub last4: &'a str,
+#[derive(Debug, Clone)]
+pub struct NewCard {
+    pub token: String,
+    pub merchant_id: String,
+    pub session_id: Option<String>,
+    pub brand: String,
+    pub bin: String,
+    pub last4: String,
     pub exp_month: u32,
     pub exp_year: u32,
-    pub fingerprint: &'a [u8],
-    pub pan_ciphertext: &'a [u8],
-    pub data_key_wrapped: &'a [u8],
-    pub master_key_id: &'a str,
+    pub fingerprint: Vec<u8>,
+    pub pan_ciphertext: Vec<u8>,
+    pub data_key_wrapped: Vec<u8>,
+    pub master_key_id: String,
     pub single_use: bool,
     pub created_at: i64,
 }
 
-async fn insert_card<'e>(
-    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    card: &NewCard<'_>,
-) -> Result<(), StoreError> {
-    sqlx::query(
+async fn insert_card(ex: &mut impl Exec, card: &NewCard) -> Result<(), StoreError> {
+    ex.execute(
         "INSERT INTO cards (token, merchant_id, session_id, brand, bin, last4, exp_month, exp_year,
                             fingerprint, pan_ciphertext, data_key_wrapped, master_key_id, single_use, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        &args![
+            &card.token,
+            &card.merchant_id,
+            &card.session_id,
+            &card.brand,
+            &card.bin,
+            &card.last4,
+            i64::from(card.exp_month),
+            i64::from(card.exp_year),
+            &card.fingerprint,
+            &card.pan_ciphertext,
+            &card.data_key_wrapped,
+            &card.master_key_id,
+            card.single_use,
+            card.created_at,
+        ],
     )
-    .bind(card.token)
-    .bind(card.merchant_id)
-    .bind(card.session_id)
-    .bind(card.brand)
-    .bind(card.bin)
-    .bind(card.last4)
-    .bind(i64::from(card.exp_month))
-    .bind(i64::from(card.exp_year))
-    .bind(card.fingerprint)
-    .bind(card.pan_ciphertext)
-    .bind(card.data_key_wrapped)
-    .bind(card.master_key_id)
-    .bind(card.single_use)
-    .bind(card.created_at)
-    .execute(executor)
     .await?;
     Ok(())
+}
+
+/// The session claim of a confirm: `open → processing` if the session is open and
+/// unexpired, with the confirm's card; false, writing nothing, if it is not.
+async fn claim(ex: &mut impl Exec, id: &str, now: i64, card: &NewCard) -> Result<bool, StoreError> {
+    let updated = ex
+        .execute(
+            "UPDATE sessions SET status = 'processing' WHERE id = $1 AND status = 'open' AND expires_at > $2",
+            &args![id, now],
+        )
+        .await?;
+    if updated != 1 {
+        return Ok(false);
+    }
+    insert_card(ex, card).await?;
+    Ok(true)
 }
 
 /// Stores a secret key's hash; the key itself is shown once and never stored.
@@ -270,13 +298,20 @@ impl Store {
 
     pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Store, StoreError> {
         let (pool, backend) = connect::open(url, settings).await?;
-        let store = Store {
+        let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Semaphore::new(1)));
+        let mut store = Store {
             pool,
             backend,
             outbox: Arc::new(Notify::new()),
-            write_gate: (backend == Backend::Sqlite).then(|| Arc::new(Semaphore::new(1))),
+            write_gate,
+            writer: None,
         };
         store.migrate().await?;
+        if let Some(gate) = &store.write_gate {
+            // Started after the migrations: its connection finds the schema in place.
+            let path = connect::sqlite_path(url)?;
+            store.writer = Some(Arc::new(Writer::start(&path, Arc::clone(gate))?));
+        }
         Ok(store)
     }
 
@@ -324,6 +359,15 @@ impl Store {
 
     /// Waits for checked-out connections to come back, then closes the pool.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.stop().await;
+            let stats = writer.stats();
+            tracing::info!(
+                writes = stats.writes.load(std::sync::atomic::Ordering::Relaxed),
+                commits = stats.commits.load(std::sync::atomic::Ordering::Relaxed),
+                "SQLite writer stopped"
+            );
+        }
         self.pool.close().await;
     }
 
@@ -500,36 +544,28 @@ impl Store {
         .transpose()
     }
 
-    /// Writes a vaulted card.
-    pub async fn insert_card(&self, card: &NewCard<'_>) -> Result<(), StoreError> {
-        insert_card(&self.pool, card).await
-    }
-
     /// Takes an open, unexpired session for one confirm (`open → processing`) and vaults
     /// the confirm's card, in one transaction: only one of several concurrent confirms gets
     /// the session, so it is never charged twice, and the card is stored only for the one
-    /// that does. One commit instead of two: with SQLite each commit is an fsync that every
-    /// other writer waits for.
+    /// that does. On SQLite it is committed in a group with other requests' writes.
     pub async fn claim_session(
         &self,
         id: &str,
         now: i64,
-        card: &NewCard<'_>,
+        card: &NewCard,
     ) -> Result<bool, StoreError> {
-        let (_write, mut tx) = self.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE sessions SET status = 'processing' WHERE id = $1 AND status = 'open' AND expires_at > $2",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Ok(false);
+        if let Some(writer) = &self.writer {
+            let (id, card) = (id.to_owned(), card.clone());
+            return writer
+                .submit(move |db| run_ready(claim(db, &id, now, &card)))
+                .await;
         }
-        insert_card(&mut *tx, card).await?;
-        tx.commit().await?;
-        Ok(true)
+        let (_write, mut tx) = self.begin().await?;
+        let claimed = claim(&mut tx, id, now, card).await?;
+        if claimed {
+            tx.commit().await?;
+        }
+        Ok(claimed)
     }
 
     /// Gives a claimed session back (`processing → open`) when its confirm failed before

@@ -3,6 +3,7 @@
 //! change causes, with the audit entry and the idempotent response of the request that made
 //! it — what belongs together is written in one transaction, guarded by the payment's version.
 
+use super::exec::{Exec, args, run_ready};
 use super::{Store, StoreError, Tx, WriteAlong, get_bool, get_u32, values_rows};
 use crate::payments::{
     Actor, CaptureMethod, OperationKind, Payment, PaymentParts, Status, Transition,
@@ -44,6 +45,7 @@ pub enum SessionOutcome {
     Declined { max_attempts: i64 },
 }
 
+#[derive(Debug, Clone)]
 pub struct NewRefund {
     pub id: String,
     pub amount: i64,
@@ -126,9 +128,9 @@ async fn record_from_row(tx: &mut Tx<'_>, r: &AnyRow) -> Result<PaymentRecord, S
 }
 
 /// Appends `transitions`, numbered from `first_seq`, in one INSERT: every statement of
-/// `save_payment` is spent holding the write lock.
+/// a save is spent holding the write lock.
 async fn insert_transitions(
-    tx: &mut Tx<'_>,
+    ex: &mut impl Exec,
     payment_id: &str,
     first_seq: usize,
     transitions: &[Transition],
@@ -140,27 +142,142 @@ async fn insert_transitions(
         "INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, operation, actor, amount, at) VALUES {}",
         values_rows(transitions.len(), 8)
     );
-    let mut insert = sqlx::query(&sql);
-    for (i, t) in transitions.iter().enumerate() {
-        insert = insert
-            .bind(payment_id)
-            .bind((first_seq + i) as i64)
-            .bind(t.from.as_str())
-            .bind(t.to.as_str())
-            .bind(t.operation.as_str())
-            .bind(t.actor.to_string())
-            .bind(t.amount.map(Amount::minor_units))
-            .bind(t.at);
+    let actors: Vec<String> = transitions.iter().map(|t| t.actor.to_string()).collect();
+    let mut values = Vec::with_capacity(transitions.len() * 8);
+    for (i, (t, actor)) in transitions.iter().zip(&actors).enumerate() {
+        values.extend(args![
+            payment_id,
+            (first_seq + i) as i64,
+            t.from.as_str(),
+            t.to.as_str(),
+            t.operation.as_str(),
+            actor,
+            t.amount.map(Amount::minor_units),
+            t.at,
+        ]);
     }
-    insert.execute(&mut **tx).await?;
+    ex.execute(&sql, &values).await?;
     Ok(())
+}
+
+/// What [`save_in`] wrote: whether it queued webhook events.
+struct SavedPayment {
+    events: bool,
+}
+
+/// The body of [`Store::save_payment`], inside the caller's transaction. `None`, having
+/// written nothing, if another writer saved the payment since `record` was read.
+async fn save_in(
+    ex: &mut impl Exec,
+    record: &PaymentRecord,
+    outcome: Option<SessionOutcome>,
+    refund: Option<&NewRefund>,
+    along: &WriteAlong,
+) -> Result<Option<SavedPayment>, StoreError> {
+    let p = &record.payment;
+    let saved = if record.version == 0 {
+        let currency = p.currency().code();
+        ex.execute(
+            "INSERT INTO payments (id, merchant_id, session_id, card_token, brand, last4, exp_month, exp_year,
+                amount, currency, capture_method, status, amount_captured, amount_refunded, decline_code,
+                processor_reference, livemode, version, created_at, customer_id, payment_method_id, reference)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $19, $20, $21)",
+            &args![
+                &record.id,
+                &record.merchant_id,
+                &record.session_id,
+                &record.card_token,
+                &record.brand,
+                &record.last4,
+                i64::from(record.exp_month),
+                i64::from(record.exp_year),
+                p.amount().minor_units(),
+                &currency,
+                p.capture_method().as_str(),
+                p.status().as_str(),
+                p.amount_captured(),
+                p.amount_refunded(),
+                p.decline_code().map(DeclineCode::as_str),
+                p.processor_reference(),
+                record.livemode,
+                p.created(),
+                &record.customer_id,
+                &record.payment_method_id,
+                &record.reference,
+            ],
+        )
+        .await?
+    } else {
+        ex.execute(
+            "UPDATE payments SET status = $1, amount_captured = $2, amount_refunded = $3, decline_code = $4,
+                processor_reference = $5, version = version + 1
+             WHERE id = $6 AND version = $7",
+            &args![
+                p.status().as_str(),
+                p.amount_captured(),
+                p.amount_refunded(),
+                p.decline_code().map(DeclineCode::as_str),
+                p.processor_reference(),
+                &record.id,
+                record.version,
+            ],
+        )
+        .await?
+    };
+    if saved != 1 {
+        return Ok(None);
+    }
+    // A new payment has none stored yet; otherwise the version guard above means the
+    // stored ones are still those this record was read with, counted here.
+    let stored = if record.version == 0 {
+        0
+    } else {
+        let count = ex
+            .fetch_i64(
+                "SELECT COUNT(*) FROM payment_transitions WHERE payment_id = $1",
+                &args![&record.id],
+            )
+            .await?;
+        usize::try_from(count).map_err(|_| corrupt("transition count"))?
+    };
+    let new_transitions = p.transitions().get(stored..).unwrap_or_default();
+    insert_transitions(ex, &record.id, stored, new_transitions).await?;
+    if let Some(refund) = refund {
+        ex.execute(
+            "INSERT INTO refunds (id, payment_id, amount, status, created_at) VALUES ($1, $2, $3, 'succeeded', $4)",
+            &args![&refund.id, &record.id, refund.amount, refund.created_at],
+        )
+        .await?;
+    }
+    if let (Some(outcome), Some(session_id)) = (outcome, &record.session_id) {
+        let sql = match outcome {
+            SessionOutcome::Complete => {
+                "UPDATE sessions SET status = 'complete' WHERE id = $1".to_owned()
+            }
+            SessionOutcome::Declined { max_attempts } => format!(
+                "UPDATE sessions SET declined_attempts = declined_attempts + 1,
+                    status = CASE WHEN declined_attempts + 1 >= {max_attempts} THEN 'locked' ELSE 'open' END
+                 WHERE id = $1"
+            ),
+        };
+        ex.execute(&sql, &args![session_id]).await?;
+    }
+    // The merchant hears of the change exactly when it is committed: its events and their
+    // deliveries are part of this transaction.
+    let events = crate::webhooks::events::for_transitions(record, new_transitions);
+    super::webhooks::insert_events(ex, &events).await?;
+    along.write(ex).await?;
+    Ok(Some(SavedPayment {
+        events: !events.is_empty(),
+    }))
 }
 
 impl Store {
     /// Saves `record` (insert at version 1, or update if nobody saved it since it was read),
     /// appends its new transitions, and writes `refund`, the session's `outcome`, the
-    /// events and what the request writes `along` — one transaction. Returns false, writing
-    /// nothing, if another writer got there first.
+    /// events and what the request writes `along` — one transaction (on SQLite, committed
+    /// in a group with other requests' writes). Returns false, writing nothing, if another
+    /// writer got there first.
     pub async fn save_payment(
         &self,
         record: &mut PaymentRecord,
@@ -168,100 +285,24 @@ impl Store {
         refund: Option<&NewRefund>,
         along: &WriteAlong,
     ) -> Result<bool, StoreError> {
-        let p = &record.payment;
-        let (_write, mut tx) = self.begin().await?;
-        let saved = if record.version == 0 {
-            sqlx::query(
-                "INSERT INTO payments (id, merchant_id, session_id, card_token, brand, last4, exp_month, exp_year,
-                    amount, currency, capture_method, status, amount_captured, amount_refunded, decline_code,
-                    processor_reference, livemode, version, created_at, customer_id, payment_method_id, reference)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $19, $20, $21)",
-            )
-            .bind(&record.id)
-            .bind(&record.merchant_id)
-            .bind(&record.session_id)
-            .bind(&record.card_token)
-            .bind(&record.brand)
-            .bind(&record.last4)
-            .bind(i64::from(record.exp_month))
-            .bind(i64::from(record.exp_year))
-            .bind(p.amount().minor_units())
-            .bind(p.currency().code())
-            .bind(p.capture_method().as_str())
-            .bind(p.status().as_str())
-            .bind(p.amount_captured())
-            .bind(p.amount_refunded())
-            .bind(p.decline_code().map(DeclineCode::as_str))
-            .bind(p.processor_reference())
-            .bind(record.livemode)
-            .bind(p.created())
-            .bind(&record.customer_id)
-            .bind(&record.payment_method_id)
-            .bind(&record.reference)
-            .execute(&mut *tx)
-            .await?
+        let saved = if let Some(writer) = &self.writer {
+            let (copy, refund, along) = (record.clone(), refund.cloned(), along.clone());
+            writer
+                .submit(move |db| run_ready(save_in(db, &copy, outcome, refund.as_ref(), &along)))
+                .await?
         } else {
-            sqlx::query(
-                "UPDATE payments SET status = $1, amount_captured = $2, amount_refunded = $3, decline_code = $4,
-                    processor_reference = $5, version = version + 1
-                 WHERE id = $6 AND version = $7",
-            )
-            .bind(p.status().as_str())
-            .bind(p.amount_captured())
-            .bind(p.amount_refunded())
-            .bind(p.decline_code().map(DeclineCode::as_str))
-            .bind(p.processor_reference())
-            .bind(&record.id)
-            .bind(record.version)
-            .execute(&mut *tx)
-            .await?
+            let (_write, mut tx) = self.begin().await?;
+            let saved = save_in(&mut tx, record, outcome, refund, along).await?;
+            if saved.is_some() {
+                tx.commit().await?;
+            }
+            saved
         };
-        if saved.rows_affected() != 1 {
+        let Some(saved) = saved else {
             return Ok(false);
-        }
-        // A new payment has none stored yet; otherwise the version guard above means the
-        // stored ones are still those this record was read with, counted here.
-        let stored = if record.version == 0 {
-            0
-        } else {
-            let count: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM payment_transitions WHERE payment_id = $1",
-            )
-            .bind(&record.id)
-            .fetch_one(&mut *tx)
-            .await?;
-            usize::try_from(count).map_err(|_| corrupt("transition count"))?
         };
-        let new_transitions = p.transitions().get(stored..).unwrap_or_default();
-        insert_transitions(&mut tx, &record.id, stored, new_transitions).await?;
-        if let Some(refund) = refund {
-            sqlx::query("INSERT INTO refunds (id, payment_id, amount, status, created_at) VALUES ($1, $2, $3, 'succeeded', $4)")
-                .bind(&refund.id)
-                .bind(&record.id)
-                .bind(refund.amount)
-                .bind(refund.created_at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let (Some(outcome), Some(session_id)) = (outcome, &record.session_id) {
-            let sql = match outcome {
-                SessionOutcome::Complete => "UPDATE sessions SET status = 'complete' WHERE id = $1".to_owned(),
-                SessionOutcome::Declined { max_attempts } => format!(
-                    "UPDATE sessions SET declined_attempts = declined_attempts + 1,
-                        status = CASE WHEN declined_attempts + 1 >= {max_attempts} THEN 'locked' ELSE 'open' END
-                     WHERE id = $1"
-                ),
-            };
-            sqlx::query(&sql).bind(session_id).execute(&mut *tx).await?;
-        }
-        // The merchant hears of the change exactly when it is committed: its events and their
-        // deliveries are part of this transaction.
-        let events = crate::webhooks::events::for_transitions(record, new_transitions);
-        super::webhooks::insert_events(&mut tx, &events).await?;
-        along.write(&mut tx).await?;
-        tx.commit().await?;
         record.version += 1;
-        if !events.is_empty() {
+        if saved.events {
             self.outbox.notify_one();
         }
         Ok(true)

@@ -5,6 +5,7 @@
 //! lease: on PostgreSQL `FOR UPDATE SKIP LOCKED` lets instances claim side by side; SQLite
 //! serialises writers, so its plain `UPDATE … WHERE id IN (…)` is already exclusive.
 
+use super::exec::{Exec, args};
 use super::{Backend, Store, StoreError, Tx, get_bool, json_list, values_rows};
 use crate::webhooks::events::{NewEvent, subscribed};
 use sqlx::Row;
@@ -157,15 +158,15 @@ pub(super) async fn insert_endpoint(tx: &mut Tx<'_>, e: &NewEndpoint) -> Result<
 /// subscribes to its type, due at `due`. An endpoint with a
 /// delivery of this event still pending gets that one moved to `due` instead of a second.
 async fn queue_deliveries(
-    tx: &mut Tx<'_>,
+    ex: &mut impl Exec,
     event_id: &str,
     merchant_id: &str,
     kind: &str,
     livemode: bool,
     due: i64,
 ) -> Result<u64, StoreError> {
-    let endpoints = endpoints_of(tx, merchant_id, livemode).await?;
-    queue_to(tx, &endpoints, event_id, kind, due).await
+    let endpoints = endpoints_of(ex, merchant_id, livemode).await?;
+    queue_to(ex, &endpoints, event_id, kind, due).await
 }
 
 /// An endpoint's id and the event types it subscribes to.
@@ -173,26 +174,27 @@ type Subscriber = (String, Vec<String>);
 
 /// The endpoints of a merchant in one mode.
 async fn endpoints_of(
-    tx: &mut Tx<'_>,
+    ex: &mut impl Exec,
     merchant_id: &str,
     livemode: bool,
 ) -> Result<Vec<Subscriber>, StoreError> {
-    sqlx::query(
+    ex.fetch_text(
         "SELECT id, enabled_events FROM webhook_endpoints
          WHERE merchant_id = $1 AND livemode = $2 AND deleted_at IS NULL ORDER BY created_at, id",
+        &args![merchant_id, livemode],
     )
-    .bind(merchant_id)
-    .bind(livemode)
-    .fetch_all(&mut **tx)
     .await?
-    .iter()
-    .map(|r| Ok((r.get("id"), json_list(r.get("enabled_events"))?)))
+    .into_iter()
+    .map(|row| match <[String; 2]>::try_from(row) {
+        Ok([id, events]) => Ok((id, json_list(&events)?)),
+        Err(_) => Err(StoreError::Corrupt("webhook endpoint row")),
+    })
     .collect()
 }
 
 /// The part of [`queue_deliveries`] after the endpoints are known.
 async fn queue_to(
-    tx: &mut Tx<'_>,
+    ex: &mut impl Exec,
     endpoints: &[Subscriber],
     event_id: &str,
     kind: &str,
@@ -203,25 +205,20 @@ async fn queue_to(
         if !subscribed(enabled_events, kind) {
             continue;
         }
-        let moved = sqlx::query(
-            "UPDATE webhook_deliveries SET next_attempt_at = $1
-             WHERE event_id = $2 AND endpoint_id = $3 AND status = 'pending'",
-        )
-        .bind(due)
-        .bind(event_id)
-        .bind(endpoint_id.as_str())
-        .execute(&mut **tx)
-        .await?;
-        if moved.rows_affected() == 0 {
-            sqlx::query(
+        let moved = ex
+            .execute(
+                "UPDATE webhook_deliveries SET next_attempt_at = $1
+                 WHERE event_id = $2 AND endpoint_id = $3 AND status = 'pending'",
+                &args![due, event_id, endpoint_id],
+            )
+            .await?;
+        if moved == 0 {
+            let id = crate::ids::new_id("whd");
+            ex.execute(
                 "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, attempts, next_attempt_at, created_at)
                  VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
+                &args![&id, event_id, endpoint_id, due],
             )
-            .bind(crate::ids::new_id("whd"))
-            .bind(event_id)
-            .bind(endpoint_id.as_str())
-            .bind(due)
-            .execute(&mut **tx)
             .await?;
         }
         queued += 1;
@@ -232,7 +229,10 @@ async fn queue_to(
 /// Writes `events` and queues their deliveries, inside the caller's transaction: one
 /// INSERT for the events and one look-up of the endpoints for each merchant and mode, since
 /// every statement here is spent holding the write lock.
-pub(super) async fn insert_events(tx: &mut Tx<'_>, events: &[NewEvent]) -> Result<(), StoreError> {
+pub(super) async fn insert_events(
+    ex: &mut impl Exec,
+    events: &[NewEvent],
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -240,27 +240,28 @@ pub(super) async fn insert_events(tx: &mut Tx<'_>, events: &[NewEvent]) -> Resul
         "INSERT INTO events (id, merchant_id, type, payment_id, livemode, body, created_at) VALUES {}",
         values_rows(events.len(), 7)
     );
-    let mut insert = sqlx::query(&sql);
+    let mut values = Vec::with_capacity(events.len() * 7);
     for e in events {
-        insert = insert
-            .bind(&e.id)
-            .bind(&e.merchant_id)
-            .bind(e.kind.as_str())
-            .bind(&e.payment_id)
-            .bind(e.livemode)
-            .bind(&e.body)
-            .bind(e.created);
+        values.extend(args![
+            &e.id,
+            &e.merchant_id,
+            e.kind.as_str(),
+            &e.payment_id,
+            e.livemode,
+            &e.body,
+            e.created,
+        ]);
     }
-    insert.execute(&mut **tx).await?;
+    ex.execute(&sql, &values).await?;
     let mut endpoints: Option<(&str, bool, Vec<Subscriber>)> = None;
     for e in events {
         let same = matches!(&endpoints, Some((m, l, _)) if *m == e.merchant_id && *l == e.livemode);
         if !same {
-            let found = endpoints_of(tx, &e.merchant_id, e.livemode).await?;
+            let found = endpoints_of(ex, &e.merchant_id, e.livemode).await?;
             endpoints = Some((&e.merchant_id, e.livemode, found));
         }
         let (_, _, found) = endpoints.as_ref().expect("set above");
-        queue_to(tx, found, &e.id, e.kind.as_str(), e.created).await?;
+        queue_to(ex, found, &e.id, e.kind.as_str(), e.created).await?;
     }
     Ok(())
 }

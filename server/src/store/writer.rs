@@ -1,0 +1,368 @@
+//! SQLite's group commit: one thread with its own connection runs the hot path's write
+//! transactions (a confirm's session claim, every payment save) for all requests. It takes
+//! whatever writes are waiting, runs each in its own savepoint — a write that fails rolls
+//! back alone — and commits them together: one fsync for the group instead of one per
+//! write, and no statement crosses a thread. A request hears back only once its group is
+//! committed (or has failed), so an answer never runs ahead of what is on disk.
+//!
+//! The thread queues at the store's write gate like every other SQLite write of this
+//! process, so it never polls SQLite's write lock.
+
+use super::StoreError;
+use super::exec::Direct;
+use rusqlite::Connection;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// Writes committed together at most: bounds how long the write lock is held at once.
+const MAX_GROUP: usize = 256;
+
+/// A write waiting for the thread: run in a savepoint, then told how the commit went.
+trait Job: Send {
+    /// Runs the write; false if it failed (its savepoint is then rolled back).
+    fn run(&mut self, db: &mut Direct<'_>) -> bool;
+    /// Answers the request: its result if the group committed, else why not.
+    fn finish(self: Box<Self>, committed: Result<(), &str>);
+}
+
+struct Pending<T, F> {
+    work: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&mut Direct<'_>) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, db: &mut Direct<'_>) -> bool {
+        let work = self.work.take().expect("a job runs once");
+        // A panicking write must not take the thread, and every later write, with it.
+        let result = catch_unwind(AssertUnwindSafe(|| work(db)))
+            .unwrap_or_else(|_| Err(StoreError::Writer("a write panicked".into())));
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), &str>) {
+        let answer = match (self.result, committed) {
+            (Some(Err(err)), _) => Err(err),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(why)) => Err(StoreError::Writer(why.to_owned())),
+            (None, Ok(())) => Err(StoreError::Writer("the write did not run".into())),
+        };
+        // The request may have gone away meanwhile; what was committed stays committed.
+        let _ = self.reply.send(answer);
+    }
+}
+
+enum Message {
+    Job(Box<dyn Job>),
+    /// Finish what is queued, close the connection, then acknowledge.
+    Stop(oneshot::Sender<()>),
+}
+
+/// How many writes were committed in how many groups (for the operator and the benchmark).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub writes: AtomicU64,
+    pub commits: AtomicU64,
+}
+
+pub(crate) struct Writer {
+    queue: mpsc::UnboundedSender<Message>,
+    stats: Arc<WriterStats>,
+}
+
+impl Writer {
+    /// Opens the thread's own connection to the database file at `path` (already created
+    /// and migrated) with the pool's durability settings, and starts the thread.
+    pub(crate) fn start(path: &Path, gate: Arc<Semaphore>) -> Result<Writer, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;",
+        )?;
+        // Room for every statement of the hot path, including the multi-row INSERTs' few
+        // shapes.
+        conn.set_prepared_statement_cache_capacity(64);
+        let (queue, jobs) = mpsc::unbounded_channel();
+        let stats = Arc::new(WriterStats::default());
+        let handle = tokio::runtime::Handle::current();
+        let thread_stats = Arc::clone(&stats);
+        std::thread::Builder::new()
+            .name("payframe-sqlite-writer".into())
+            .spawn(move || run(conn, jobs, gate, handle, &thread_stats))
+            .map_err(|err| StoreError::Writer(format!("cannot start the writer thread: {err}")))?;
+        Ok(Writer { queue, stats })
+    }
+
+    /// Runs `work` in the next group commit and answers once the group is on disk. `work`
+    /// returning an error rolls back its own statements only.
+    pub(crate) async fn submit<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Direct<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.queue(work)?
+            .await
+            .map_err(|_| StoreError::Writer("the writer stopped before answering".into()))?
+    }
+
+    /// Queues `work` at once; the receiver gets its answer.
+    fn queue<T, F>(&self, work: F) -> Result<oneshot::Receiver<Result<T, StoreError>>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Direct<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Pending {
+            work: Some(work),
+            result: None,
+            reply,
+        };
+        self.queue
+            .send(Message::Job(Box::new(job)))
+            .map_err(|_| StoreError::Writer("the store is closed".into()))?;
+        Ok(answer)
+    }
+
+    /// Lets the queued writes finish, then stops the thread.
+    pub(crate) async fn stop(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self.queue.send(Message::Stop(done)).is_ok() {
+            let _ = stopped.await;
+        }
+    }
+
+    pub(crate) fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+}
+
+fn run(
+    conn: Connection,
+    mut queue: mpsc::UnboundedReceiver<Message>,
+    gate: Arc<Semaphore>,
+    runtime: tokio::runtime::Handle,
+    stats: &WriterStats,
+) {
+    let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
+    let mut stop = None;
+    while stop.is_none() {
+        match queue.blocking_recv() {
+            None => break,
+            Some(Message::Stop(done)) => stop = Some(done),
+            Some(Message::Job(job)) => group.push(job),
+        }
+        while stop.is_none() && group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(Message::Job(job)) => group.push(job),
+                Ok(Message::Stop(done)) => stop = Some(done),
+                Err(_) => break,
+            }
+        }
+        if group.is_empty() {
+            continue;
+        }
+        let permit = runtime.block_on(gate.acquire());
+        let committed = commit_group(&conn, &mut group);
+        drop(permit);
+        if committed.is_ok() {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats
+                .writes
+                .fetch_add(group.len() as u64, Ordering::Relaxed);
+        } else if let Err(why) = &committed {
+            tracing::error!(writes = group.len(), error = %why, "a group of writes could not be committed");
+        }
+        let committed = committed.as_ref().map(|_| ()).map_err(String::as_str);
+        for job in group.drain(..) {
+            job.finish(committed);
+        }
+    }
+    drop(conn);
+    if let Some(done) = stop {
+        let _ = done.send(());
+    }
+}
+
+/// One transaction for the whole group, a savepoint for each write.
+fn commit_group(conn: &Connection, group: &mut [Box<dyn Job>]) -> Result<(), String> {
+    let mut attempt = || -> Result<(), rusqlite::Error> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let mut db = Direct(conn);
+        for job in group.iter_mut() {
+            conn.prepare_cached("SAVEPOINT write")?.execute([])?;
+            if !job.run(&mut db) {
+                conn.prepare_cached("ROLLBACK TO write")?.execute([])?;
+            }
+            conn.prepare_cached("RELEASE write")?.execute([])?;
+        }
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
+    };
+    attempt().map_err(|err| {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        err.to_string()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::exec::{Exec, args, run_ready};
+    use std::sync::mpsc as std_mpsc;
+
+    /// A database with a table of unique numbers, and a child table whose foreign key is
+    /// checked only at commit.
+    fn database() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("writer.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE numbers (n INTEGER PRIMARY KEY);
+             CREATE TABLE children (parent INTEGER REFERENCES numbers (n) DEFERRABLE INITIALLY DEFERRED);",
+        )
+        .unwrap();
+        (dir, path)
+    }
+
+    fn stored(path: &Path) -> Vec<i64> {
+        let conn = Connection::open(path).unwrap();
+        let mut statement = conn.prepare("SELECT n FROM numbers ORDER BY n").unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    fn insert(n: i64) -> impl FnOnce(&mut Direct<'_>) -> Result<u64, StoreError> + Send {
+        move |db| run_ready(db.execute("INSERT INTO numbers (n) VALUES ($1)", &args![n]))
+    }
+
+    /// Queues a first write that holds the thread until `release` is sent, so that the
+    /// writes queued meanwhile make up the next group.
+    fn hold(
+        writer: &Writer,
+    ) -> (
+        std_mpsc::Sender<()>,
+        oneshot::Receiver<Result<u64, StoreError>>,
+    ) {
+        let (running, started) = std_mpsc::channel();
+        let (release, released) = std_mpsc::channel::<()>();
+        let first = writer
+            .queue(move |db: &mut Direct<'_>| {
+                running.send(()).unwrap();
+                released.recv().unwrap();
+                insert(1)(db)
+            })
+            .unwrap();
+        started.recv().unwrap();
+        (release, first)
+    }
+
+    #[tokio::test]
+    async fn queued_writes_commit_together_and_a_failing_one_rolls_back_alone() {
+        let (_dir, path) = database();
+        let writer = Writer::start(&path, Arc::new(Semaphore::new(1))).unwrap();
+        let (release, first) = hold(&writer);
+        let two = writer.queue(insert(2)).unwrap();
+        // Inserts 3, then fails on a duplicate: its 3 must not be committed either.
+        let failing = writer
+            .queue(|db: &mut Direct<'_>| {
+                insert(3)(db)?;
+                insert(2)(db)
+            })
+            .unwrap();
+        let panicking = writer
+            .queue(|db: &mut Direct<'_>| -> Result<u64, StoreError> {
+                insert(5)(db)?;
+                panic!("a bug in a write")
+            })
+            .unwrap();
+        let four = writer.queue(insert(4)).unwrap();
+        release.send(()).unwrap();
+
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        assert_eq!(two.await.unwrap().unwrap(), 1);
+        assert!(matches!(failing.await.unwrap(), Err(StoreError::Sqlite(_))));
+        assert!(matches!(
+            panicking.await.unwrap(),
+            Err(StoreError::Writer(_))
+        ));
+        assert_eq!(four.await.unwrap().unwrap(), 1);
+        assert_eq!(stored(&path), [1, 2, 4]);
+        // The held write alone, then the four queued behind it in one commit.
+        assert_eq!(writer.stats().commits.load(Ordering::Relaxed), 2);
+        assert_eq!(writer.stats().writes.load(Ordering::Relaxed), 5);
+    }
+
+    #[tokio::test]
+    async fn when_the_commit_fails_no_write_of_the_group_is_answered_as_done() {
+        let (_dir, path) = database();
+        let writer = Writer::start(&path, Arc::new(Semaphore::new(1))).unwrap();
+        let (release, first) = hold(&writer);
+        let six = writer.queue(insert(6)).unwrap();
+        // Its foreign key is checked at COMMIT, which it makes fail for the whole group.
+        let orphan = writer
+            .queue(|db: &mut Direct<'_>| {
+                run_ready(db.execute("INSERT INTO children (parent) VALUES ($1)", &args![99_i64]))
+            })
+            .unwrap();
+        release.send(()).unwrap();
+
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        assert!(matches!(six.await.unwrap(), Err(StoreError::Writer(_))));
+        assert!(matches!(orphan.await.unwrap(), Err(StoreError::Writer(_))));
+        assert_eq!(stored(&path), [1]);
+        // The thread goes on after a failed group.
+        assert_eq!(writer.submit(insert(7)).await.unwrap(), 1);
+        assert_eq!(stored(&path), [1, 7]);
+    }
+
+    #[tokio::test]
+    async fn the_writer_waits_its_turn_at_the_write_gate() {
+        let (_dir, path) = database();
+        let gate = Arc::new(Semaphore::new(1));
+        let writer = Writer::start(&path, Arc::clone(&gate)).unwrap();
+        let held = gate.acquire().await.unwrap();
+        let mut write = writer.queue(insert(8)).unwrap();
+        // Nothing is written while another writer of this process holds the gate.
+        tokio::task::yield_now().await;
+        assert!(write.try_recv().is_err());
+        assert!(stored(&path).is_empty());
+        drop(held);
+        assert_eq!(write.await.unwrap().unwrap(), 1);
+        assert_eq!(stored(&path), [8]);
+    }
+
+    #[tokio::test]
+    async fn stopping_finishes_the_queued_writes_then_refuses_new_ones() {
+        let (_dir, path) = database();
+        let writer = Writer::start(&path, Arc::new(Semaphore::new(1))).unwrap();
+        let (release, first) = hold(&writer);
+        let queued = writer.queue(insert(9)).unwrap();
+        release.send(()).unwrap();
+        writer.stop().await;
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        assert_eq!(queued.await.unwrap().unwrap(), 1);
+        assert!(matches!(
+            writer.submit(insert(10)).await,
+            Err(StoreError::Writer(_))
+        ));
+        assert_eq!(stored(&path), [1, 9]);
+    }
+}
