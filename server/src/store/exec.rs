@@ -203,6 +203,69 @@ impl Exec for Direct<'_> {
     }
 }
 
+impl Direct<'_> {
+    /// Runs a query for at most one row and maps it (synchronously: for the readers).
+    pub(crate) fn fetch_optional<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        map: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut statement = self.prepare(sql, args)?;
+        let mut rows = statement.raw_query();
+        rows.next()?.map(map).transpose()
+    }
+}
+
+/// A row's columns by name, from either backend, so that a row is mapped to its type once.
+pub(crate) trait Columns {
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, column: &str) -> Result<i64, StoreError>;
+    fn blob(&self, column: &str) -> Result<Vec<u8>, StoreError>;
+    /// A boolean: PostgreSQL has the type, SQLite stores 0 or 1.
+    fn flag(&self, column: &str) -> Result<bool, StoreError>;
+}
+
+impl Columns for sqlx::any::AnyRow {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn blob(&self, column: &str) -> Result<Vec<u8>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        match self.try_get::<bool, _>(column) {
+            Ok(b) => Ok(b),
+            Err(_) => Ok(self.try_get::<i64, _>(column)? != 0),
+        }
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.get(column)?)
+    }
+    fn blob(&self, column: &str) -> Result<Vec<u8>, StoreError> {
+        Ok(self.get(column)?)
+    }
+    fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        Ok(self.get::<_, i64>(column)? != 0)
+    }
+}
+
 /// Runs a future that completes without waiting: the writer thread's statements.
 pub(crate) fn run_ready<F: std::future::Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);

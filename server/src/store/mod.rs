@@ -24,11 +24,13 @@ pub use webhooks::{
 
 mod connect;
 pub(crate) mod exec;
+mod readers;
 mod writer;
 
 pub use connect::{Backend, PoolSettings};
 
-use exec::{Exec, args, run_ready};
+use exec::{Columns, Exec, args, run_ready};
+use readers::Readers;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row};
 use std::sync::Arc;
@@ -71,6 +73,8 @@ pub struct Store {
     write_gate: Option<Arc<Semaphore>>,
     /// SQLite only: the group-commit thread that runs the hot path's writes.
     writer: Option<Arc<Writer>>,
+    /// SQLite only: connections for the hot path's point reads.
+    readers: Option<Arc<Readers>>,
 }
 
 /// A transaction on either backend.
@@ -285,6 +289,28 @@ fn cli_entry(
     }
 }
 
+const SESSION_BY_ID: &str = "SELECT * FROM sessions WHERE id = $1";
+
+fn session_from_row(r: &impl Columns) -> Result<Session, StoreError> {
+    Ok(Session {
+        id: r.text("id")?,
+        merchant_id: r.text("merchant_id")?,
+        client_secret_hash: r.blob("client_secret_hash")?,
+        amount: r.int("amount")?,
+        currency: r.text("currency")?,
+        reference: r.opt_text("reference")?,
+        allowed_origins: json_list(&r.text("allowed_origins")?)?,
+        status: r.text("status")?,
+        capture_method: r.text("capture_method")?,
+        declined_attempts: r.int("declined_attempts")?,
+        livemode: r.flag("livemode")?,
+        expires_at: r.int("expires_at")?,
+        created_at: r.int("created_at")?,
+        customer_id: r.opt_text("customer_id")?,
+        save_payment_method: r.flag("save_payment_method")?,
+    })
+}
+
 fn json_list(text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt("origin list"))
 }
@@ -305,12 +331,14 @@ impl Store {
             outbox: Arc::new(Notify::new()),
             write_gate,
             writer: None,
+            readers: None,
         };
         store.migrate().await?;
         if let Some(gate) = &store.write_gate {
             // Started after the migrations: its connection finds the schema in place.
             let path = connect::sqlite_path(url)?;
             store.writer = Some(Arc::new(Writer::start(&path, Arc::clone(gate))?));
+            store.readers = Some(Arc::new(Readers::open(&path)?));
         }
         Ok(store)
     }
@@ -518,30 +546,15 @@ impl Store {
     }
 
     pub async fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query("SELECT * FROM sessions WHERE id = $1")
+        if let Some(readers) = &self.readers {
+            return readers
+                .read(|db| db.fetch_optional(SESSION_BY_ID, &args![id], |r| session_from_row(r)));
+        }
+        let row = sqlx::query(SESSION_BY_ID)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(Session {
-                id: r.get("id"),
-                merchant_id: r.get("merchant_id"),
-                client_secret_hash: r.get("client_secret_hash"),
-                amount: r.get("amount"),
-                currency: r.get("currency"),
-                reference: r.get("reference"),
-                allowed_origins: json_list(r.get("allowed_origins"))?,
-                status: r.get("status"),
-                capture_method: r.get("capture_method"),
-                declined_attempts: r.get("declined_attempts"),
-                livemode: get_bool(&r, "livemode")?,
-                expires_at: r.get("expires_at"),
-                created_at: r.get("created_at"),
-                customer_id: r.get("customer_id"),
-                save_payment_method: get_bool(&r, "save_payment_method")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(session_from_row).transpose()
     }
 
     /// Takes an open, unexpired session for one confirm (`open → processing`) and vaults
