@@ -4,7 +4,7 @@
 //! it — what belongs together is written in one transaction, guarded by the payment's version.
 
 use super::exec::{Exec, args, run_ready};
-use super::{Store, StoreError, Tx, WriteAlong, get_bool, get_u32, values_rows};
+use super::{Store, StoreError, Tx, WriteAlong, get_bool, get_u32, multi_insert};
 use crate::payments::{
     Actor, CaptureMethod, OperationKind, Payment, PaymentParts, Status, Transition,
 };
@@ -138,9 +138,10 @@ async fn insert_transitions(
     if transitions.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, operation, actor, amount, at) VALUES {}",
-        values_rows(transitions.len(), 8)
+    let sql = multi_insert(
+        "INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, operation, actor, amount, at) VALUES ",
+        transitions.len(),
+        8,
     );
     let actors: Vec<String> = transitions.iter().map(|t| t.actor.to_string()).collect();
     let mut values = Vec::with_capacity(transitions.len() * 8);

@@ -6,7 +6,7 @@
 //! serialises writers, so its plain `UPDATE … WHERE id IN (…)` is already exclusive.
 
 use super::exec::{Exec, args};
-use super::{Backend, Store, StoreError, Tx, get_bool, json_list, values_rows};
+use super::{Backend, Store, StoreError, Tx, get_bool, json_list, multi_insert};
 use crate::webhooks::events::{NewEvent, subscribed};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -236,9 +236,10 @@ pub(super) async fn insert_events(
     if events.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "INSERT INTO events (id, merchant_id, type, payment_id, livemode, body, created_at) VALUES {}",
-        values_rows(events.len(), 7)
+    let sql = multi_insert(
+        "INSERT INTO events (id, merchant_id, type, payment_id, livemode, body, created_at) VALUES ",
+        events.len(),
+        7,
     );
     let mut values = Vec::with_capacity(events.len() * 7);
     for e in events {

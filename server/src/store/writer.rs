@@ -9,6 +9,11 @@
 //!
 //! The thread queues at the store's write gate like every other SQLite write of this
 //! process, so it never polls SQLite's write lock.
+//!
+//! Copying the WAL back into the database file (a checkpoint) is done mostly by a second
+//! thread, woken every few commits, so that the writer's commits do not wait for it; the
+//! writer's own automatic checkpoint, at a higher mark, then finds little left to copy and
+//! lets the WAL start over, which a checkpoint running beside a busy writer cannot.
 
 use super::StoreError;
 use super::exec::Direct;
@@ -21,6 +26,11 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Writes committed together at most: bounds how long the write lock is held at once.
 const MAX_GROUP: usize = 256;
+/// Commits between wake-ups of the checkpoint thread.
+const CHECKPOINT_EVERY: u64 = 16;
+/// WAL pages after which the writer checkpoints itself (SQLite's default is 1,000): the
+/// checkpoint thread has normally copied all but the last few by then.
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 4_000;
 
 /// A write waiting for the thread: run (again, if its group had to be rolled back), then
 /// told how the commit went.
@@ -95,10 +105,14 @@ impl Writer {
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.execute_batch(
+        // The pool's settings, and the statement journal in memory: it copies every page a
+        // statement changes, and a temporary file made that a write system call each.
+        conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
-        )?;
+             PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; \
+             PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES};"
+        ))?;
+        let checkpoints = start_checkpoints(path)?;
         // Room for every statement of the hot path, including the multi-row INSERTs' few
         // shapes.
         conn.set_prepared_statement_cache_capacity(64);
@@ -108,7 +122,7 @@ impl Writer {
         let thread_stats = Arc::clone(&stats);
         std::thread::Builder::new()
             .name("payframe-sqlite-writer".into())
-            .spawn(move || run(conn, jobs, gate, handle, &thread_stats))
+            .spawn(move || run(conn, jobs, gate, handle, &thread_stats, &checkpoints))
             .map_err(|err| StoreError::Writer(format!("cannot start the writer thread: {err}")))?;
         Ok(Writer { queue, stats })
     }
@@ -163,6 +177,7 @@ fn run(
     gate: Arc<Semaphore>,
     runtime: tokio::runtime::Handle,
     stats: &WriterStats,
+    checkpoints: &std::sync::mpsc::SyncSender<()>,
 ) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
     let mut stop = None;
@@ -186,7 +201,11 @@ fn run(
         let committed = commit_group(&conn, &mut group);
         drop(permit);
         if committed.is_ok() {
-            stats.commits.fetch_add(1, Ordering::Relaxed);
+            let commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
+            if commits % CHECKPOINT_EVERY == 0 {
+                // Full: a wake-up is already pending, which will copy these pages too.
+                let _ = checkpoints.try_send(());
+            }
             let written = group.iter().filter(|job| !job.failed()).count();
             stats.writes.fetch_add(written as u64, Ordering::Relaxed);
         } else if let Err(why) = &committed {
@@ -201,6 +220,32 @@ fn run(
     if let Some(done) = stop {
         let _ = done.send(());
     }
+}
+
+/// Starts the checkpoint thread with its own connection; it runs a passive checkpoint
+/// (which never holds up a writer) at each wake-up, and ends when the writer drops the
+/// sender.
+fn start_checkpoints(path: &Path) -> Result<std::sync::mpsc::SyncSender<()>, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")?;
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("payframe-sqlite-checkpoint".into())
+        .spawn(move || {
+            while woken.recv().is_ok() {
+                let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    row.get::<_, i64>(0)
+                });
+                if let Err(err) = done {
+                    tracing::warn!(error = %err, "a background WAL checkpoint failed");
+                }
+            }
+        })
+        .map_err(|err| StoreError::Writer(format!("cannot start the checkpoint thread: {err}")))?;
+    Ok(wake)
 }
 
 /// One transaction for the whole group. If a write fails, the transaction is rolled back
