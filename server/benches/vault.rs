@@ -70,21 +70,21 @@ fn vault(c: &mut Criterion) {
             let sealed = vault.seal(&pan);
             let token = payframe_server::ids::new_id("tok");
             let card = NewCard {
-                token: &token,
-                merchant_id: &merchant_id,
+                token,
+                merchant_id: merchant_id.clone(),
                 // Confirm links the card to its session; the foreign-key probe that adds is
                 // microseconds against the commit's fsync, and leaving it out keeps this bench
                 // independent of the session row's shape, which is still changing.
                 session_id: None,
-                brand: pan.brand().map_or("unknown", |b| b.as_str()),
-                bin: pan.bin(),
-                last4: pan.last4(),
+                brand: pan.brand().map_or("unknown", |b| b.as_str()).to_owned(),
+                bin: pan.bin().to_owned(),
+                last4: pan.last4().to_owned(),
                 exp_month: 12,
                 exp_year: 2030,
-                fingerprint: &sealed.fingerprint,
-                pan_ciphertext: &sealed.pan_ciphertext,
-                data_key_wrapped: &sealed.data_key_wrapped,
-                master_key_id: &sealed.master_key_id,
+                fingerprint: sealed.fingerprint.to_vec(),
+                pan_ciphertext: sealed.pan_ciphertext,
+                data_key_wrapped: sealed.data_key_wrapped,
+                master_key_id: sealed.master_key_id,
                 single_use: true,
                 created_at: NOW,
             };

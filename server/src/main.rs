@@ -9,6 +9,9 @@ use payframe_server::master_key::MasterKey;
 use payframe_server::store::{PoolSettings, Store};
 use payframe_server::{Settings, build_state, system_clock};
 use std::path::PathBuf;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Duration;
 
 #[derive(Parser)]

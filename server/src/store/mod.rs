@@ -572,6 +572,14 @@ impl Store {
         row.as_ref().map(session_from_row).transpose()
     }
 
+    /// Writes a vaulted card in a transaction of its own.
+    pub async fn insert_card(&self, card: &NewCard) -> Result<(), StoreError> {
+        let (_write, mut tx) = self.begin().await?;
+        insert_card(&mut tx, card).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Takes an open, unexpired session for one confirm (`open → processing`) and vaults
     /// the confirm's card, in one transaction: only one of several concurrent confirms gets
     /// the session, so it is never charged twice, and the card is stored only for the one

@@ -202,7 +202,7 @@ fn run(
         drop(permit);
         if committed.is_ok() {
             let commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
-            if commits % CHECKPOINT_EVERY == 0 {
+            if commits.is_multiple_of(CHECKPOINT_EVERY) {
                 // Full: a wake-up is already pending, which will copy these pages too.
                 let _ = checkpoints.try_send(());
             }
