@@ -10,10 +10,10 @@
 //! The thread queues at the store's write gate like every other SQLite write of this
 //! process, so it never polls SQLite's write lock.
 //!
-//! Copying the WAL back into the database file (a checkpoint) is done mostly by a second
-//! thread, woken every few commits, so that the writer's commits do not wait for it; the
-//! writer's own automatic checkpoint, at a higher mark, then finds little left to copy and
-//! lets the WAL start over, which a checkpoint running beside a busy writer cannot.
+//! The writer also copies the WAL back into the database file (a checkpoint), every few
+//! dozen commits and after answering, not inside a commit as SQLite's automatic checkpoint
+//! would: no request waits for it, a page changed by many groups is copied once, and with
+//! nothing appended meanwhile the WAL is fully copied, so the next commit starts it over.
 
 use super::StoreError;
 use super::exec::Direct;
@@ -26,11 +26,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Writes committed together at most: bounds how long the write lock is held at once.
 const MAX_GROUP: usize = 256;
-/// Commits between wake-ups of the checkpoint thread.
-const CHECKPOINT_EVERY: u64 = 16;
-/// WAL pages after which the writer checkpoints itself (SQLite's default is 1,000): the
-/// checkpoint thread has normally copied all but the last few by then.
-const WRITER_AUTOCHECKPOINT_PAGES: u32 = 4_000;
+/// Commits between checkpoints: a few thousand WAL pages under load (SQLite's automatic
+/// checkpoint comes at 1,000 pages).
+const CHECKPOINT_EVERY: u64 = 64;
 
 /// A write waiting for the thread: run (again, if its group had to be rolled back), then
 /// told how the commit went.
@@ -105,14 +103,14 @@ impl Writer {
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        // The pool's settings, and the statement journal in memory: it copies every page a
-        // statement changes, and a temporary file made that a write system call each.
-        conn.execute_batch(&format!(
+        // The pool's settings, the statement journal in memory (it copies every page a
+        // statement changes, and a temporary file made that a write system call each), and
+        // checkpoints of its own (see `run`).
+        conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
              PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; \
-             PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES};"
-        ))?;
-        let checkpoints = start_checkpoints(path)?;
+             PRAGMA wal_autocheckpoint = 0;",
+        )?;
         // Room for every statement of the hot path, including the multi-row INSERTs' few
         // shapes.
         conn.set_prepared_statement_cache_capacity(64);
@@ -122,7 +120,7 @@ impl Writer {
         let thread_stats = Arc::clone(&stats);
         std::thread::Builder::new()
             .name("payframe-sqlite-writer".into())
-            .spawn(move || run(conn, jobs, gate, handle, &thread_stats, &checkpoints))
+            .spawn(move || run(conn, jobs, gate, handle, &thread_stats))
             .map_err(|err| StoreError::Writer(format!("cannot start the writer thread: {err}")))?;
         Ok(Writer { queue, stats })
     }
@@ -177,10 +175,10 @@ fn run(
     gate: Arc<Semaphore>,
     runtime: tokio::runtime::Handle,
     stats: &WriterStats,
-    checkpoints: &std::sync::mpsc::SyncSender<()>,
 ) {
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
     let mut stop = None;
+    let mut next_checkpoint = CHECKPOINT_EVERY;
     while stop.is_none() {
         match queue.blocking_recv() {
             None => break,
@@ -201,11 +199,7 @@ fn run(
         let committed = commit_group(&conn, &mut group);
         drop(permit);
         if committed.is_ok() {
-            let commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
-            if commits.is_multiple_of(CHECKPOINT_EVERY) {
-                // Full: a wake-up is already pending, which will copy these pages too.
-                let _ = checkpoints.try_send(());
-            }
+            stats.commits.fetch_add(1, Ordering::Relaxed);
             let written = group.iter().filter(|job| !job.failed()).count();
             stats.writes.fetch_add(written as u64, Ordering::Relaxed);
         } else if let Err(why) = &committed {
@@ -215,37 +209,19 @@ fn run(
         for job in group.drain(..) {
             job.finish(committed);
         }
+        if stats.commits.load(Ordering::Relaxed) >= next_checkpoint {
+            next_checkpoint += CHECKPOINT_EVERY;
+            // Passive: it never waits for a writer or reader; what a reader still needs is
+            // copied next time.
+            if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %err, "a WAL checkpoint failed");
+            }
+        }
     }
     drop(conn);
     if let Some(done) = stop {
         let _ = done.send(());
     }
-}
-
-/// Starts the checkpoint thread with its own connection; it runs a passive checkpoint
-/// (which never holds up a writer) at each wake-up, and ends when the writer drops the
-/// sender.
-fn start_checkpoints(path: &Path) -> Result<std::sync::mpsc::SyncSender<()>, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")?;
-    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-    std::thread::Builder::new()
-        .name("payframe-sqlite-checkpoint".into())
-        .spawn(move || {
-            while woken.recv().is_ok() {
-                let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-                    row.get::<_, i64>(0)
-                });
-                if let Err(err) = done {
-                    tracing::warn!(error = %err, "a background WAL checkpoint failed");
-                }
-            }
-        })
-        .map_err(|err| StoreError::Writer(format!("cannot start the checkpoint thread: {err}")))?;
-    Ok(wake)
 }
 
 /// One transaction for the whole group. If a write fails, the transaction is rolled back
@@ -287,8 +263,8 @@ mod tests {
     use crate::store::exec::{Exec, args, run_ready};
     use std::sync::mpsc as std_mpsc;
 
-    /// A database with a table of unique numbers, and a child table whose foreign key is
-    /// checked only at commit.
+    /// A database with a table of unique numbers, a child table whose foreign key is
+    /// checked only at commit, and a table of blobs.
     fn database() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("writer.sqlite");
@@ -296,7 +272,8 @@ mod tests {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              CREATE TABLE numbers (n INTEGER PRIMARY KEY);
-             CREATE TABLE children (parent INTEGER REFERENCES numbers (n) DEFERRABLE INITIALLY DEFERRED);",
+             CREATE TABLE children (parent INTEGER REFERENCES numbers (n) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TABLE blobs (b BLOB);",
         )
         .unwrap();
         (dir, path)
@@ -410,6 +387,41 @@ mod tests {
         drop(held);
         assert_eq!(write.await.unwrap().unwrap(), 1);
         assert_eq!(stored(&path), [8]);
+    }
+
+    #[tokio::test]
+    async fn the_writer_copies_the_wal_into_the_database_file_every_few_dozen_commits() {
+        let (_dir, path) = database();
+        let writer = Writer::start(&path, Arc::new(Semaphore::new(1))).unwrap();
+        let file_size = || std::fs::metadata(&path).unwrap().len();
+        let big_row = |n: i64| {
+            move |db: &mut Direct<'_>| {
+                let blob = vec![7u8; 16 * 1024];
+                run_ready(db.execute(
+                    "INSERT INTO numbers (n) SELECT $1 WHERE length($2) > 0",
+                    &args![n, &blob],
+                ))?;
+                run_ready(db.execute("CREATE TABLE IF NOT EXISTS blobs (b BLOB)", &[]))?;
+                run_ready(db.execute("INSERT INTO blobs (b) VALUES ($1)", &args![&blob]))
+            }
+        };
+        // One commit each: the rows are in the WAL, not yet in the database file.
+        for n in 1..CHECKPOINT_EVERY as i64 {
+            writer.submit(big_row(n)).await.unwrap();
+        }
+        let before = file_size();
+        assert!(before < 64 * 1024, "checkpointed too early: {before} bytes");
+        writer
+            .submit(big_row(CHECKPOINT_EVERY as i64))
+            .await
+            .unwrap();
+        // The checkpoint follows the answer; the next write runs after it on the same thread.
+        writer.submit(insert(1_000)).await.unwrap();
+        let after = file_size();
+        assert!(
+            after > CHECKPOINT_EVERY * 16 * 1024,
+            "no checkpoint after {CHECKPOINT_EVERY} commits: {after} bytes"
+        );
     }
 
     #[tokio::test]
