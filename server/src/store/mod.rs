@@ -133,10 +133,7 @@ fn multi_insert(head: &'static str, rows: usize, columns: usize) -> Arc<str> {
 
 /// Reads a boolean column: PostgreSQL has a boolean type, SQLite stores 0 or 1.
 fn get_bool(r: &AnyRow, column: &str) -> Result<bool, StoreError> {
-    match r.try_get::<bool, _>(column) {
-        Ok(b) => Ok(b),
-        Err(_) => Ok(r.try_get::<i64, _>(column)? != 0),
-    }
+    r.flag(column)
 }
 
 /// Reads a small non-negative integer column (a month, a year).
