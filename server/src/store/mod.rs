@@ -198,8 +198,9 @@ pub struct StoredKey {
     pub retired_at: Option<i64>,
 }
 
-/// A vaulted card: only ciphertext, wrapped key and the fields PCI DSS lets us keep.
-#[derive(Debug, Clone)]
+/// A vaulted card: only ciphertext, wrapped key and the fields PCI DSS lets us keep. No
+/// `Debug`: nothing of a card row is for logs.
+#[derive(Clone)]
 pub struct NewCard {
     pub token: String,
     pub merchant_id: String,
