@@ -260,7 +260,7 @@ pub async fn confirm(
     // does not).
     if !state
         .store
-        .claim_session(&session.id, now, &vaulted.new_card(&session, now))
+        .claim_session(&session.id, now, vaulted.new_card(&session, now))
         .await?
     {
         let current = state

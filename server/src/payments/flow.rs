@@ -125,7 +125,7 @@ pub async fn pay_session(
     // The processor has answered: a failure to record that must not free the session.
     state
         .store
-        .save_payment(&mut record, Some(outcome), None, &write_along)
+        .save_payment(&mut record, Some(outcome), None, write_along)
         .await
         .map_err(FlowError::Unrecorded)?;
     Ok(record)
@@ -210,7 +210,7 @@ pub async fn charge_saved(
     let write_along = along(&record, None);
     state
         .store
-        .save_payment(&mut record, None, None, &write_along)
+        .save_payment(&mut record, None, None, write_along)
         .await
         .map_err(FlowError::Unrecorded)?;
     Ok(record)
@@ -312,7 +312,7 @@ pub async fn resolve(
     let write_along = along(&record, None);
     if !state
         .store
-        .save_payment(&mut record, outcome, None, &write_along)
+        .save_payment(&mut record, outcome, None, write_along)
         .await?
     {
         return Err(FlowError::Conflict);
@@ -354,7 +354,7 @@ async fn save(
     let write_along = along(record, refund);
     if state
         .store
-        .save_payment(record, None, refund, &write_along)
+        .save_payment(record, None, refund, write_along)
         .await?
     {
         Ok(())

@@ -4,6 +4,7 @@
 //! entry. Every change here appends its audit entry in the same transaction.
 
 use super::audit::{self, NewAuditEntry};
+use super::exec::Columns;
 use super::{Store, StoreError, get_u32};
 use crate::customers::{Address, CountryCode, Email, Metadata, Phone, Profile};
 use sqlx::Row;
@@ -135,7 +136,7 @@ fn customer_from_row(r: &AnyRow) -> Result<CustomerRow, StoreError> {
         id: r.get("id"),
         merchant_id: r.get("merchant_id"),
         profile,
-        livemode: super::get_bool(r, "livemode")?,
+        livemode: r.flag("livemode")?,
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
         erased_at: r.get("erased_at"),

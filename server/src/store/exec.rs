@@ -166,6 +166,18 @@ impl Direct<'_> {
         }
         Ok(statement)
     }
+
+    /// Runs a query for at most one row and maps it (synchronously: for the readers).
+    pub(crate) fn fetch_optional<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        map: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut statement = self.prepare(sql, args)?;
+        let mut rows = statement.raw_query();
+        rows.next()?.map(map).transpose()
+    }
 }
 
 impl Exec for Direct<'_> {
@@ -200,20 +212,6 @@ impl Exec for Direct<'_> {
             Some(row) => Ok(row.get(0)?),
             None => Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows)),
         }
-    }
-}
-
-impl Direct<'_> {
-    /// Runs a query for at most one row and maps it (synchronously: for the readers).
-    pub(crate) fn fetch_optional<T>(
-        &self,
-        sql: &str,
-        args: &[Arg<'_>],
-        map: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, StoreError>,
-    ) -> Result<Option<T>, StoreError> {
-        let mut statement = self.prepare(sql, args)?;
-        let mut rows = statement.raw_query();
-        rows.next()?.map(map).transpose()
     }
 }
 

@@ -36,7 +36,6 @@ use sqlx::{Any, AnyPool, Row};
 use std::sync::Arc;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use writer::Writer;
-pub use writer::WriterStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -84,7 +83,7 @@ type Tx<'a> = sqlx::Transaction<'a, Any>;
 /// for the change and, under a fresh Idempotency-Key, its response — so neither can be
 /// missing for a change that was committed, nor exist for one that was not. The default
 /// writes nothing.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct WriteAlong {
     pub audit: Option<NewAuditEntry>,
     pub response: Option<IdempotentResponse>,
@@ -129,11 +128,6 @@ fn multi_insert(head: &'static str, rows: usize, columns: usize) -> Arc<str> {
             .entry((head, rows, columns))
             .or_insert_with(|| format!("{head}{}", values_rows(rows, columns)).into()),
     )
-}
-
-/// Reads a boolean column: PostgreSQL has a boolean type, SQLite stores 0 or 1.
-fn get_bool(r: &AnyRow, column: &str) -> Result<bool, StoreError> {
-    r.flag(column)
 }
 
 /// Reads a small non-negative integer column (a month, a year).
@@ -522,7 +516,7 @@ impl Store {
                 },
                 r.get("key_id"),
                 r.get("key_hash"),
-                get_bool(&r, "livemode")?,
+                r.flag("livemode")?,
             ))
         })
         .transpose()
@@ -586,16 +580,16 @@ impl Store {
         &self,
         id: &str,
         now: i64,
-        card: &NewCard,
+        card: NewCard,
     ) -> Result<bool, StoreError> {
         if let Some(writer) = &self.writer {
-            let (id, card) = (id.to_owned(), card.clone());
+            let id = id.to_owned();
             return writer
                 .submit(move |db| run_ready(claim(db, &id, now, &card)))
                 .await;
         }
         let (_write, mut tx) = self.begin().await?;
-        let claimed = claim(&mut tx, id, now, card).await?;
+        let claimed = claim(&mut tx, id, now, &card).await?;
         if claimed {
             tx.commit().await?;
         }

@@ -3,8 +3,8 @@
 //! change causes, with the audit entry and the idempotent response of the request that made
 //! it — what belongs together is written in one transaction, guarded by the payment's version.
 
-use super::exec::{Exec, args, run_ready};
-use super::{Store, StoreError, Tx, WriteAlong, get_bool, get_u32, multi_insert};
+use super::exec::{Columns, Exec, args, run_ready};
+use super::{Store, StoreError, Tx, WriteAlong, get_u32, multi_insert};
 use crate::payments::{
     Actor, CaptureMethod, OperationKind, Payment, PaymentParts, Status, Transition,
 };
@@ -117,7 +117,7 @@ async fn record_from_row(tx: &mut Tx<'_>, r: &AnyRow) -> Result<PaymentRecord, S
         last4: r.get("last4"),
         exp_month: get_u32(r, "exp_month")?,
         exp_year: get_u32(r, "exp_year")?,
-        livemode: get_bool(r, "livemode")?,
+        livemode: r.flag("livemode")?,
         customer_id: r.get("customer_id"),
         payment_method_id: r.get("payment_method_id"),
         reference: r.get("reference"),
@@ -284,16 +284,16 @@ impl Store {
         record: &mut PaymentRecord,
         outcome: Option<SessionOutcome>,
         refund: Option<&NewRefund>,
-        along: &WriteAlong,
+        along: WriteAlong,
     ) -> Result<bool, StoreError> {
         let saved = if let Some(writer) = &self.writer {
-            let (copy, refund, along) = (record.clone(), refund.cloned(), along.clone());
+            let (copy, refund) = (record.clone(), refund.cloned());
             writer
                 .submit(move |db| run_ready(save_in(db, &copy, outcome, refund.as_ref(), &along)))
                 .await?
         } else {
             let (_write, mut tx) = self.begin().await?;
-            let saved = save_in(&mut tx, record, outcome, refund, along).await?;
+            let saved = save_in(&mut tx, record, outcome, refund, &along).await?;
             if saved.is_some() {
                 tx.commit().await?;
             }

@@ -5,8 +5,8 @@
 //! lease: on PostgreSQL `FOR UPDATE SKIP LOCKED` lets instances claim side by side; SQLite
 //! serialises writers, so its plain `UPDATE … WHERE id IN (…)` is already exclusive.
 
-use super::exec::{Exec, args};
-use super::{Backend, Store, StoreError, Tx, get_bool, json_list, multi_insert};
+use super::exec::{Columns, Exec, args};
+use super::{Backend, Store, StoreError, Tx, json_list, multi_insert};
 use crate::webhooks::events::{NewEvent, subscribed};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -120,7 +120,7 @@ fn endpoint_from_row(r: &AnyRow) -> Result<EndpointRow, StoreError> {
         merchant_id: r.get("merchant_id"),
         url: r.get("url"),
         enabled_events: json_list(r.get("enabled_events"))?,
-        livemode: get_bool(r, "livemode")?,
+        livemode: r.flag("livemode")?,
         created_at: r.get("created_at"),
     })
 }
@@ -130,7 +130,7 @@ fn event_from_row(r: &AnyRow) -> Result<EventRow, StoreError> {
         id: r.get("id"),
         merchant_id: r.get("merchant_id"),
         kind: r.get("type"),
-        livemode: get_bool(r, "livemode")?,
+        livemode: r.flag("livemode")?,
         body: r.get("body"),
         created_at: r.get("created_at"),
     })
@@ -533,7 +533,7 @@ impl Store {
                     endpoint_id: r.get("endpoint_id"),
                     url: r.get("url"),
                     secret_wrapped: r.get("secret_wrapped"),
-                    livemode: get_bool(r, "livemode")?,
+                    livemode: r.flag("livemode")?,
                     body: r.get("body"),
                     attempts: r.get("attempts"),
                 })

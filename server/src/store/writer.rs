@@ -85,9 +85,9 @@ enum Message {
 
 /// How many writes were committed in how many groups (for the operator and the benchmark).
 #[derive(Debug, Default)]
-pub struct WriterStats {
-    pub writes: AtomicU64,
-    pub commits: AtomicU64,
+pub(crate) struct WriterStats {
+    pub(crate) writes: AtomicU64,
+    pub(crate) commits: AtomicU64,
 }
 
 pub(crate) struct Writer {
@@ -387,6 +387,23 @@ mod tests {
         drop(held);
         assert_eq!(write.await.unwrap().unwrap(), 1);
         assert_eq!(stored(&path), [8]);
+
+        // And while its group runs, the writer holds the gate: no other writer of this
+        // process can take it.
+        let (running, started) = std_mpsc::channel();
+        let (release, released) = std_mpsc::channel::<()>();
+        let write = writer
+            .queue(move |db: &mut Direct<'_>| {
+                running.send(()).unwrap();
+                released.recv().unwrap();
+                insert(9)(db)
+            })
+            .unwrap();
+        started.recv().unwrap();
+        assert!(gate.try_acquire().is_err(), "the writer must hold the gate");
+        release.send(()).unwrap();
+        assert_eq!(write.await.unwrap().unwrap(), 1);
+        assert!(gate.try_acquire().is_ok(), "the writer gives the gate back");
     }
 
     #[tokio::test]
@@ -394,27 +411,17 @@ mod tests {
         let (_dir, path) = database();
         let writer = Writer::start(&path, Arc::new(Semaphore::new(1))).unwrap();
         let file_size = || std::fs::metadata(&path).unwrap().len();
-        let big_row = |n: i64| {
-            move |db: &mut Direct<'_>| {
-                let blob = vec![7u8; 16 * 1024];
-                run_ready(db.execute(
-                    "INSERT INTO numbers (n) SELECT $1 WHERE length($2) > 0",
-                    &args![n, &blob],
-                ))?;
-                run_ready(db.execute("CREATE TABLE IF NOT EXISTS blobs (b BLOB)", &[]))?;
-                run_ready(db.execute("INSERT INTO blobs (b) VALUES ($1)", &args![&blob]))
-            }
+        let big_row = |db: &mut Direct<'_>| {
+            let blob = vec![7u8; 16 * 1024];
+            run_ready(db.execute("INSERT INTO blobs (b) VALUES ($1)", &args![&blob]))
         };
         // One commit each: the rows are in the WAL, not yet in the database file.
-        for n in 1..CHECKPOINT_EVERY as i64 {
-            writer.submit(big_row(n)).await.unwrap();
+        for _ in 1..CHECKPOINT_EVERY {
+            writer.submit(big_row).await.unwrap();
         }
         let before = file_size();
         assert!(before < 64 * 1024, "checkpointed too early: {before} bytes");
-        writer
-            .submit(big_row(CHECKPOINT_EVERY as i64))
-            .await
-            .unwrap();
+        writer.submit(big_row).await.unwrap();
         // The checkpoint follows the answer; the next write runs after it on the same thread.
         writer.submit(insert(1_000)).await.unwrap();
         let after = file_size();
