@@ -293,10 +293,11 @@ mod tests {
         move |db| run_ready(db.execute("INSERT INTO numbers (n) VALUES ($1)", &args![n]))
     }
 
-    /// Queues a first write that holds the thread until `release` is sent, so that the
-    /// writes queued meanwhile make up the next group.
+    /// Queues a write of `n` that holds the thread, once running, until `release` is sent,
+    /// so that the writes queued meanwhile make up the next group.
     fn hold(
         writer: &Writer,
+        n: i64,
     ) -> (
         std_mpsc::Sender<()>,
         oneshot::Receiver<Result<u64, StoreError>>,
@@ -307,7 +308,7 @@ mod tests {
             .queue(move |db: &mut Direct<'_>| {
                 running.send(()).unwrap();
                 released.recv().unwrap();
-                insert(1)(db)
+                insert(n)(db)
             })
             .unwrap();
         started.recv().unwrap();
@@ -318,7 +319,7 @@ mod tests {
     async fn queued_writes_commit_together_and_failing_ones_are_left_out() {
         let (_dir, path) = database();
         let writer = Writer::start(&path, Arc::new(Semaphore::new(1))).unwrap();
-        let (release, first) = hold(&writer);
+        let (release, first) = hold(&writer, 1);
         let two = writer.queue(insert(2)).unwrap();
         // Inserts 3, then fails on a duplicate: its 3 must not be committed either.
         let failing = writer
@@ -354,7 +355,7 @@ mod tests {
     async fn when_the_commit_fails_no_write_of_the_group_is_answered_as_done() {
         let (_dir, path) = database();
         let writer = Writer::start(&path, Arc::new(Semaphore::new(1))).unwrap();
-        let (release, first) = hold(&writer);
+        let (release, first) = hold(&writer, 1);
         let six = writer.queue(insert(6)).unwrap();
         // Its foreign key is checked at COMMIT, which it makes fail for the whole group.
         let orphan = writer
@@ -390,16 +391,7 @@ mod tests {
 
         // And while its group runs, the writer holds the gate: no other writer of this
         // process can take it.
-        let (running, started) = std_mpsc::channel();
-        let (release, released) = std_mpsc::channel::<()>();
-        let write = writer
-            .queue(move |db: &mut Direct<'_>| {
-                running.send(()).unwrap();
-                released.recv().unwrap();
-                insert(9)(db)
-            })
-            .unwrap();
-        started.recv().unwrap();
+        let (release, write) = hold(&writer, 9);
         assert!(gate.try_acquire().is_err(), "the writer must hold the gate");
         release.send(()).unwrap();
         assert_eq!(write.await.unwrap().unwrap(), 1);
@@ -435,7 +427,7 @@ mod tests {
     async fn stopping_finishes_the_queued_writes_then_refuses_new_ones() {
         let (_dir, path) = database();
         let writer = Writer::start(&path, Arc::new(Semaphore::new(1))).unwrap();
-        let (release, first) = hold(&writer);
+        let (release, first) = hold(&writer, 1);
         let queued = writer.queue(insert(9)).unwrap();
         release.send(()).unwrap();
         writer.stop().await;
