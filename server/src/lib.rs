@@ -152,7 +152,7 @@ pub async fn build_state(
     let live_processor = settings.live_processor_url.as_deref().map(remote);
     let webhooks = Arc::new(webhooks::Runtime::new(&settings)?);
     let rate_limits = Arc::new(api::rate_limit::RateLimits::new(&settings.rate_limits));
-    Ok(AppState {
+    Ok(AppState::new(state::Shared {
         rate_limits,
         webhooks,
         store,
@@ -166,5 +166,5 @@ pub async fn build_state(
         test_processor,
         live_processor,
         payment_locks: Arc::new(locks::KeyedLocks::default()),
-    })
+    }))
 }

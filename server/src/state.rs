@@ -78,8 +78,25 @@ impl Settings {
     }
 }
 
+/// What every handler shares. Cloned for each request (axum's `State`) and into spawned
+/// tasks, so it is one reference count rather than one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Store,
     pub master: Arc<MasterKey>,
     pub keyring: Arc<Keyring>,
@@ -102,7 +119,7 @@ pub struct AppState {
     pub rate_limits: Arc<crate::api::rate_limit::RateLimits>,
 }
 
-impl AppState {
+impl Shared {
     pub fn now(&self) -> i64 {
         (self.clock)()
     }

@@ -109,7 +109,7 @@ impl Writer {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
              PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; \
-             PRAGMA wal_autocheckpoint = 0;",
+             PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -65536;",
         )?;
         // Room for every statement of the hot path, including the multi-row INSERTs' few
         // shapes.
