@@ -63,7 +63,6 @@ pub(super) async fn open(
     let backend = Backend::of_url(url).ok_or(StoreError::UnsupportedUrl)?;
     let (url, per_connection) = match backend {
         Backend::Sqlite => {
-            sqlite_process_settings();
             let url = if url.contains("mode=") {
                 url.to_owned()
             } else if url.contains('?') {
@@ -112,20 +111,4 @@ pub(super) fn sqlite_path(url: &str) -> Result<std::path::PathBuf, StoreError> {
     use std::str::FromStr;
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
     Ok(options.get_filename().to_path_buf())
-}
-
-/// SQLite's process-wide settings, made before its first connection. Its memory
-/// statistics (which nothing here reads) take a process-wide mutex on every allocation,
-/// shared by the writer thread and every reader.
-fn sqlite_process_settings() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: `sqlite3_config` is called with an option and the argument that option
-        // takes (an int). It is refused (SQLITE_MISUSE, nothing changed) if SQLite is
-        // already initialised, e.g. by an earlier store in the same test process; the
-        // setting only saves time, so that is fine.
-        unsafe {
-            rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0);
-        }
-    });
 }

@@ -193,8 +193,8 @@ pub struct StoredKey {
 }
 
 /// A vaulted card: only ciphertext, wrapped key and the fields PCI DSS lets us keep. No
-/// `Debug`: nothing of a card row is for logs.
-#[derive(Clone)]
+/// `Debug`: nothing of a card row is for logs. No `Clone` either: it moves into the one
+/// transaction that stores it.
 pub struct NewCard {
     pub token: String,
     pub merchant_id: String,
