@@ -1,7 +1,8 @@
 //! Scale-out, end to end: two `payframe serve` processes on one PostgreSQL database and one
 //! shared simulator process. Sessions, confirms, captures and refunds alternate between
 //! the instances; concurrent retries with one idempotency key across both make one refund;
-//! SIGTERM stops an instance cleanly while the other keeps serving.
+//! SIGTERM stops an instance cleanly while the other keeps serving. Also how a process's
+//! log reads when it goes to a pipe rather than a terminal.
 
 mod common;
 
@@ -273,4 +274,34 @@ async fn two_instances_on_one_postgresql_share_every_payment() {
     assert!(exit.success(), "B exits cleanly on SIGTERM: {exit:?}");
     let (status, _) = client.get(&a, &format!("/v1/payments/{id}")).await;
     assert_eq!(status, 200);
+}
+
+/// An operator's log file or collector gets plain text: no colour escape codes when the
+/// output is not a terminal.
+#[tokio::test]
+async fn a_process_writing_its_log_to_a_pipe_writes_plain_text() {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(BIN)
+        .args(["simulator", "--listen", &listen])
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start payframe");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("the simulator logs within a minute")
+        .expect("read the log")
+        .expect("a log line");
+    let _ = child.start_kill();
+    assert!(
+        first.contains(&format!("card-network simulator listening listen={listen}")),
+        "{first:?}"
+    );
+    assert!(
+        !first.contains('\u{1b}'),
+        "escape codes in the log: {first:?}"
+    );
 }
