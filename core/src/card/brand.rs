@@ -81,6 +81,9 @@ const RANGES: &[IinRange] = &[
     (2200, 2204, Brand::Mir),
 ];
 
+/// The longest prefix a range may have: nine digits always fit a `u32`.
+const MAX_PREFIX: usize = 9;
+
 fn digit_count(mut n: u32) -> usize {
     let mut count = 1;
     while n >= 10 {
@@ -93,13 +96,21 @@ fn digit_count(mut n: u32) -> usize {
 impl Brand {
     /// The brand of a (possibly partial) digit string, once enough digits decide it.
     pub fn detect(digits: &str) -> Option<Brand> {
+        // The number's leading 1, 2, … MAX_PREFIX digits as integers, read once for all
+        // the ranges (the frame asks on every keystroke, the gateway on every card).
+        let mut prefixes = [None; MAX_PREFIX + 1];
+        let mut value = 0u32;
+        for (i, b) in digits.bytes().take(MAX_PREFIX).enumerate() {
+            if !b.is_ascii_digit() {
+                break;
+            }
+            value = value * 10 + u32::from(b - b'0');
+            prefixes[i + 1] = Some(value);
+        }
         let mut best: Option<(usize, Brand)> = None;
         for &(first, last, brand) in RANGES {
             let width = digit_count(first);
-            let Some(prefix) = digits.get(..width) else {
-                continue;
-            };
-            let Ok(value) = prefix.parse::<u32>() else {
+            let Some(&Some(value)) = prefixes.get(width) else {
                 continue;
             };
             if (first..=last).contains(&value) && best.is_none_or(|(w, _)| width > w) {
@@ -196,6 +207,13 @@ mod tests {
     use crate::card::Pan;
 
     #[test]
+    fn every_range_fits_the_prefixes_read() {
+        assert!(RANGES.iter().all(|&(first, last, _)| {
+            digit_count(first) <= MAX_PREFIX && digit_count(first) == digit_count(last)
+        }));
+    }
+
+    #[test]
     fn detects_each_brand_with_edges() {
         let cases: &[(&str, Option<Brand>)] = &[
             ("4242424242424242", Some(Brand::Visa)),
@@ -228,6 +246,10 @@ mod tests {
             ("2204999999999999", Some(Brand::Mir)),
             ("2205000000000000", None),
             ("9999999999999999", None),
+            ("", None),
+            ("x4", None),
+            ("4x", Some(Brand::Visa)),
+            ("6011", Some(Brand::Discover)),
         ];
         for (number, want) in cases {
             assert_eq!(Brand::detect(number), *want, "{number}");

@@ -6,8 +6,14 @@ use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// A syntactically valid card number: 12–19 digits, Luhn-valid where the brand uses Luhn.
+/// Its brand is decided once, at parsing: every later look at it (the vault, the
+/// simulator's routing, the CVC's length, the API's view) reads the same answer.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct Pan(String);
+pub struct Pan {
+    digits: String,
+    #[zeroize(skip)]
+    brand: Option<Brand>,
+}
 
 impl Pan {
     /// Parses what a shopper typed: spaces and dashes are ignored, anything else refused.
@@ -23,9 +29,9 @@ impl Pan {
                 }
             }
         }
-        let pan = Pan(digits);
-        let brand = Brand::detect(&pan.0);
-        let len = pan.0.len();
+        let brand = Brand::detect(&digits);
+        let pan = Pan { digits, brand };
+        let len = pan.digits.len();
         if len < 12 {
             return Err(CardError::IncompleteNumber);
         }
@@ -41,7 +47,7 @@ impl Pan {
                 return Err(CardError::InvalidNumber);
             }
         }
-        if brand.is_none_or(Brand::uses_luhn) && !luhn_valid(&pan.0) {
+        if brand.is_none_or(Brand::uses_luhn) && !luhn_valid(&pan.digits) {
             return Err(CardError::InvalidNumber);
         }
         Ok(pan)
@@ -49,20 +55,20 @@ impl Pan {
 
     /// The digits, for the few places that must see them (sealing, the vault's cipher).
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.digits
     }
 
     pub fn brand(&self) -> Option<Brand> {
-        Brand::detect(&self.0)
+        self.brand
     }
 
     pub fn last4(&self) -> &str {
-        &self.0[self.0.len() - 4..]
+        &self.digits[self.digits.len() - 4..]
     }
 
     /// The first six digits (the BIN), the most PCI DSS allows beside the last four.
     pub fn bin(&self) -> &str {
-        &self.0[..6]
+        &self.digits[..6]
     }
 }
 
@@ -74,7 +80,7 @@ impl fmt::Debug for Pan {
 
 impl fmt::Display for Pan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for _ in 0..self.0.len() - 4 {
+        for _ in 0..self.digits.len() - 4 {
             f.write_str("*")?;
         }
         f.write_str(self.last4())

@@ -555,9 +555,14 @@ impl Simulator {
             mac.update(bytes);
         };
         match op {
-            Op::Authorize { request, .. } => {
+            Op::Authorize { request, route } => {
+                // The route already holds the account's key; a card no network carries
+                // still needs one here.
+                let account = route
+                    .as_ref()
+                    .map_or_else(|| self.account_key(&request.card.pan), |r| r.account);
                 field(b"authorize");
-                field(&self.account_key(&request.card.pan).0);
+                field(&account.0);
                 field(&request.card.expiry.month().to_le_bytes());
                 field(&request.card.expiry.year().to_le_bytes());
                 field(&[u8::from(request.card.cvc.is_some())]);
