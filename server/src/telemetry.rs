@@ -14,14 +14,14 @@ use tracing::Instrument;
 pub fn init(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PAYFRAME_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours for a person at a terminal only: a log file or a collector reading a pipe
-    // would get the escape codes as text (and each line costs more to write).
-    let ansi = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt()
+    let mut builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi);
+        .with_target(false);
+    // Colours for a person at a terminal only (where the default also honours NO_COLOR): a
+    // log file or a collector reading a pipe would get the escape codes as text.
+    if !std::io::stdout().is_terminal() {
+        builder = builder.with_ansi(false);
+    }
     if json {
         builder.json().init();
     } else {

@@ -32,8 +32,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `command` and waits until it logs `ready_line`; its output is drained after.
-async fn spawn_until(mut command: Command, ready_line: &str) -> Process {
+/// Starts `command` and waits until it logs `ready_line`; returns the process and that
+/// line. Its output is drained after.
+async fn spawn_until(mut command: Command, ready_line: &str) -> (Process, String) {
     command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -43,17 +44,20 @@ async fn spawn_until(mut command: Command, ready_line: &str) -> Process {
     let wait = async {
         while let Some(line) = lines.next_line().await.expect("read the log") {
             if line.contains(ready_line) {
-                return true;
+                return Some(line);
             }
         }
-        false
+        None
     };
     let ready = tokio::time::timeout(std::time::Duration::from_secs(60), wait)
         .await
-        .unwrap_or(false);
-    assert!(ready, "the process never logged {ready_line:?}");
+        .ok()
+        .flatten();
+    let Some(line) = ready else {
+        panic!("the process never logged {ready_line:?}");
+    };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Process(child)
+    (Process(child), line)
 }
 
 struct Instance {
@@ -77,7 +81,7 @@ async fn gateway(db: &str, master: &str, simulator: &str, data_dir: &std::path::
         .env("DATABASE_URL", db)
         .env("PAYFRAME_MASTER_KEY", master)
         .env("PAYFRAME_DB_MAX_CONNECTIONS", "4");
-    let process = spawn_until(command, "payframe gateway listening").await;
+    let (process, _) = spawn_until(command, "payframe gateway listening").await;
     Instance {
         url: format!("http://{listen}"),
         process,
@@ -162,7 +166,7 @@ async fn two_instances_on_one_postgresql_share_every_payment() {
     let sim_listen = format!("127.0.0.1:{}", free_port());
     let mut command = Command::new(BIN);
     command.args(["simulator", "--listen", &sim_listen]);
-    let _simulator = spawn_until(command, "simulator listening").await;
+    let (_simulator, _) = spawn_until(command, "simulator listening").await;
     let simulator = format!("http://{sim_listen}");
 
     // Both start at once: migrations run under PostgreSQL's advisory lock.
@@ -281,27 +285,17 @@ async fn two_instances_on_one_postgresql_share_every_payment() {
 #[tokio::test]
 async fn a_process_writing_its_log_to_a_pipe_writes_plain_text() {
     let listen = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["simulator", "--listen", &listen])
-        .env_remove("NO_COLOR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start payframe");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
-        .await
-        .expect("the simulator logs within a minute")
-        .expect("read the log")
-        .expect("a log line");
-    let _ = child.start_kill();
+        .env_remove("NO_COLOR");
+    let (_simulator, line) = spawn_until(command, "simulator listening").await;
     assert!(
-        first.contains(&format!("card-network simulator listening listen={listen}")),
-        "{first:?}"
+        line.contains(&format!("card-network simulator listening listen={listen}")),
+        "{line:?}"
     );
     assert!(
-        !first.contains('\u{1b}'),
-        "escape codes in the log: {first:?}"
+        !line.contains('\u{1b}'),
+        "escape codes in the log: {line:?}"
     );
 }
