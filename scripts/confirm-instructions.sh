@@ -28,6 +28,8 @@
 #   an older commit's, instead of building this tree's).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/loadtest-common.sh
+source scripts/loadtest-common.sh
 
 requests=${CONFIRM_INSTRUCTIONS_REQUESTS:-2000}
 opens=${CONFIRM_INSTRUCTIONS_OPENS:-2000}
@@ -78,11 +80,8 @@ open_ir=$(inclusive 'payframe_core::envelope::KeyPair::open ' "$scratch/ceiling.
 step "gateway under callgrind: $requests confirms at concurrency 64"
 data="$scratch/data"
 mkdir "$data"
-merchant=$("$bin/payframe" merchant create --data-dir "$data" --name instructions \
-    --origin https://shop.example --json)
-secret_key=$(printf '%s\n' "$merchant" | sed -n 's/.*"secret_key":"\([^"]*\)".*/\1/p')
-export PAYFRAME_RATE_LIMIT_FRAME_IP=0 PAYFRAME_RATE_LIMIT_CONFIRM_IP=0 \
-    PAYFRAME_RATE_LIMIT_CONFIRM_SESSION=0 PAYFRAME_RATE_LIMIT_CARD=0 PAYFRAME_RATE_LIMIT_API_KEY=0
+secret_key=$(loadtest_merchant "$bin/payframe" "$data")
+loadtest_rate_limits_off
 port=$("$bin/loadgen" --free-port)
 url="http://127.0.0.1:$port"
 PAYFRAME_LOG=info valgrind --tool=callgrind --instr-atstart=no \
@@ -120,6 +119,10 @@ errors=$(sed -n 's/^errors=//p' "$scratch/load")
 all=$(total "$profile")
 confirm_open=$(inclusive 'payframe_core::envelope::KeyPair::open ' "$profile")
 writer=$(inclusive 'payframe_server::store::writer::run ' "$profile")
+[[ ${ok:-0} -gt 0 && -n $all && -n $confirm_open && -n $writer ]] || {
+    echo "the gateway's profile lacks a figure (confirms: ${ok:-none})" >&2
+    exit 1
+}
 per() { awk -v a="$1" -v n="$ok" 'BEGIN { printf "%.0f", a / n }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 per_confirm=$(per "$all")

@@ -26,6 +26,8 @@
 #                              `payframe simulator` service; the load is split between them
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/loadtest-common.sh
+source scripts/loadtest-common.sh
 
 requests=${LOADTEST_REQUESTS:-20000}
 warmup=${LOADTEST_WARMUP:-2000}
@@ -79,17 +81,8 @@ else
 fi
 
 step "merchant and gateway (data dir $data)"
-merchant=$("$bin/payframe" merchant create --data-dir "$data" --name loadtest \
-    --origin https://shop.example --json)
-secret_key=$(printf '%s\n' "$merchant" | sed -n 's/.*"secret_key":"\([^"]*\)".*/\1/p')
-[[ -n $secret_key ]] || {
-    echo "no secret key in: $merchant" >&2
-    exit 1
-}
-# One client address and one test card drive every confirm: the card-testing limits would
-# (rightly) refuse almost all of them, so they are off for the measurement.
-export PAYFRAME_RATE_LIMIT_FRAME_IP=0 PAYFRAME_RATE_LIMIT_CONFIRM_IP=0 \
-    PAYFRAME_RATE_LIMIT_CONFIRM_SESSION=0 PAYFRAME_RATE_LIMIT_CARD=0 PAYFRAME_RATE_LIMIT_API_KEY=0
+secret_key=$(loadtest_merchant "$bin/payframe" "$data")
+loadtest_rate_limits_off
 processor_args=()
 if [[ $instances == 2 ]]; then
     sim_port=$("$bin/loadgen" --free-port)
