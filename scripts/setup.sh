@@ -6,8 +6,8 @@
 # This file owns:
 #   setup_build_tools  the wasm32 Rust target, Trunk, wasm-bindgen-cli and
 #                      wasm-opt, everything needed to build the frame;
-#   setup_test_tools   the above plus Chromium, ChromeDriver, axe-core and a PostgreSQL
-#                      database for the tests.
+#   setup_test_tools   the above plus Chromium, ChromeDriver, axe-core, promtool and a
+#                      PostgreSQL database for the tests.
 # Pinned versions come from tools.versions at the repo root; the wasm-bindgen
 # version comes from Cargo.lock.
 #
@@ -255,6 +255,33 @@ _setup_axe() {
     export PAYFRAME_AXE_JS=$file
 }
 
+# promtool, which unit-tests the shipped Prometheus alert rules (ops/prometheus). Taken
+# out of Debian's prometheus package without installing it: installing would also set up
+# a Prometheus server as a service, which the tests do not want running.
+_setup_promtool() {
+    local dir="$PAYFRAME_TOOLS/promtool" bin deb
+    bin="$dir/usr/bin/promtool"
+    if [[ -x $bin ]] && "$bin" --version >/dev/null 2>&1; then
+        _setup_log "promtool present in $dir"
+    else
+        command -v apt-get >/dev/null 2>&1 ||
+            { _setup_fail "apt-get not found; install promtool and set PAYFRAME_PROMTOOL"; return 1; }
+        _setup_log "fetching Debian's prometheus package for its promtool (not installed) into $dir"
+        rm -rf "$dir" && mkdir -p "$dir/download" || { _setup_fail "cannot create $dir"; return 1; }
+        if ! (cd "$dir/download" && _setup_run_logged apt-download-prometheus apt-get download prometheus); then
+            # The package lists may be missing or stale on a fresh machine.
+            _setup_run_logged apt-update _setup_as_root apt-get update || return 1
+            (cd "$dir/download" && _setup_run_logged apt-download-prometheus apt-get download prometheus) || return 1
+        fi
+        deb=$(ls "$dir"/download/prometheus_*.deb 2>/dev/null | head -n 1)
+        [[ -n $deb ]] || { _setup_fail "apt-get download prometheus left no .deb in $dir/download"; return 1; }
+        dpkg-deb -x "$deb" "$dir" || { _setup_fail "cannot unpack $deb"; return 1; }
+        rm -rf "$dir/download"
+        "$bin" --version >/dev/null 2>&1 || { _setup_fail "$bin does not run"; return 1; }
+    fi
+    export PAYFRAME_PROMTOOL=$bin
+}
+
 setup_build_tools() {
     export PAYFRAME_TOOLS="${PAYFRAME_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/payframe-tools}"
     mkdir -p "$PAYFRAME_TOOLS" || { _setup_fail "cannot create $PAYFRAME_TOOLS"; return 1; }
@@ -432,6 +459,7 @@ setup_test_tools() {
     setup_build_tools || return 1
     _setup_browser || return 1
     _setup_axe || return 1
+    _setup_promtool || return 1
     _setup_postgres || return 1
 }
 

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod locks;
 pub mod master_key;
 pub mod merchants;
+pub mod metrics;
 pub mod payments;
 pub mod processors;
 pub mod rotation;
@@ -152,7 +153,9 @@ pub async fn build_state(
     let live_processor = settings.live_processor_url.as_deref().map(remote);
     let webhooks = Arc::new(webhooks::Runtime::new(&settings)?);
     let rate_limits = Arc::new(api::rate_limit::RateLimits::new(&settings.rate_limits));
+    let metrics = Arc::new(metrics::Metrics::new(store.writer_stats()));
     Ok(AppState::new(state::Shared {
+        metrics,
         rate_limits,
         webhooks,
         store,

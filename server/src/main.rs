@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use payframe_server::api::rate_limit::{Limit, RateLimitSettings};
 use payframe_server::master_key::MasterKey;
+use payframe_server::metrics::MetricsToken;
 use payframe_server::store::{PoolSettings, Store};
 use payframe_server::{Settings, build_state, system_clock};
 use std::path::PathBuf;
@@ -130,6 +131,10 @@ enum Command {
         /// without it, live payments are refused.
         #[arg(long, env = "PAYFRAME_LIVE_PROCESSOR_URL")]
         live_processor_url: Option<String>,
+        /// A bearer token that `/metrics` requires (Prometheus' `authorization` setting);
+        /// without it, `/metrics` answers whoever reaches the listen address.
+        #[arg(long, env = "PAYFRAME_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
         /// Boxed: the serve variant would otherwise dwarf the others.
         #[command(flatten)]
         rate_limits: Box<RateLimitArgs>,
@@ -324,6 +329,7 @@ async fn main() -> anyhow::Result<()> {
             key_grace_seconds,
             test_processor_url,
             live_processor_url,
+            metrics_token,
             rate_limits,
         } => {
             payframe_server::telemetry::init(common.log_json);
@@ -333,6 +339,7 @@ async fn main() -> anyhow::Result<()> {
             settings.test_processor_url = test_processor_url;
             settings.live_processor_url = live_processor_url;
             settings.rate_limits = (*rate_limits).settings();
+            settings.metrics_token = metrics_token.and_then(MetricsToken::new);
             let state = common.state(settings).await?;
             let background = payframe_server::spawn_background(&state);
             let listener = tokio::net::TcpListener::bind(&listen)

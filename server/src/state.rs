@@ -54,6 +54,8 @@ pub struct Settings {
     pub webhook_poll_interval: std::time::Duration,
     /// Rate limits (per IP, session, card fingerprint, API key) and trusted proxies.
     pub rate_limits: crate::api::rate_limit::RateLimitSettings,
+    /// The bearer token `/metrics` requires; `None`: it answers anyone who reaches it.
+    pub metrics_token: Option<crate::metrics::MetricsToken>,
 }
 
 impl Settings {
@@ -74,6 +76,7 @@ impl Settings {
             webhook_batch: 32,
             webhook_poll_interval: std::time::Duration::from_secs(5),
             rate_limits: crate::api::rate_limit::RateLimitSettings::default(),
+            metrics_token: None,
         }
     }
 }
@@ -117,6 +120,8 @@ pub struct Shared {
     pub webhooks: Arc<crate::webhooks::Runtime>,
     /// This instance's rate limiters (in memory; per instance).
     pub rate_limits: Arc<crate::api::rate_limit::RateLimits>,
+    /// This instance's Prometheus metrics (`/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Shared {

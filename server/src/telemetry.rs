@@ -1,13 +1,15 @@
 //! Structured logs (`tracing`, text or JSON) and the per-request log line. The line names
 //! the route template (`/v1/frame/sessions/{id}/confirm`), never the raw path, query string
 //! (client secrets) or body: a client that puts a card number where an id belongs must not
-//! get it written to the log.
+//! get it written to the log. The same route template labels the request's metrics.
 
-use axum::extract::{MatchedPath, Request};
+use crate::metrics::Metrics;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -34,23 +36,37 @@ pub fn init(json: bool) {
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-pub async fn log_request(mut request: Request, next: Next) -> Response {
+/// Logs a line for each request and counts it in the metrics, under its route template.
+pub async fn log_request(
+    State(metrics): State<Arc<Metrics>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let request_id = crate::ids::new_id("req");
     request
         .extensions_mut()
         .insert(RequestId(request_id.clone()));
     let method = request.method().clone();
-    let path = match request.extensions().get::<MatchedPath>() {
-        Some(route) => route.as_str().to_owned(),
-        None => redact_digit_runs(request.uri().path()),
-    };
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|route| route.as_str().to_owned());
+    let unmatched = route
+        .is_none()
+        .then(|| redact_digit_runs(request.uri().path()));
     let started = Instant::now();
     let span = tracing::info_span!("request", id = %request_id);
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
+    let took = started.elapsed();
     span.in_scope(|| {
-        tracing::info!(%method, %path, status, latency_us = started.elapsed().as_micros() as u64, "request");
+        let path = route
+            .as_deref()
+            .or(unmatched.as_deref())
+            .unwrap_or_default();
+        tracing::info!(%method, %path, status, latency_us = took.as_micros() as u64, "request");
     });
+    metrics.request(&method, route, status, took);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("request-id", value);
     }

@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/frame/sessions/{id}/confirm"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/embed.js"),
     ("get", "/frame/"),
@@ -338,6 +339,19 @@ async fn operations_document_auth_idempotency_parameters_and_errors() {
             let name = segment.trim_matches(|c| c == '{' || c == '}');
             let p = param(name, "path").unwrap_or_else(|| panic!("{at}: no `{name}` parameter"));
             assert_eq!(p["required"], true, "{at}: {name}");
+        }
+        if *path == "/metrics" {
+            // No merchant key: open, or the operator's metrics token when one is set.
+            assert_eq!(
+                op["security"],
+                json!([{}, {"metrics_token": []}]),
+                "{at}: security"
+            );
+            assert_eq!(
+                responses["401"]["content"]["application/json"]["schema"]["$ref"], error_ref,
+                "{at}: 401"
+            );
+            continue;
         }
         if !path.starts_with("/v1/") {
             // Ops and static files answer plain text or HTML, never the JSON error shape;

@@ -21,8 +21,11 @@ use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
+use std::sync::Arc;
 
 /// Bodies are small JSON documents; a sealed card is well under 1 KiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -52,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         .merge(frame_page::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(|| async { error::ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
@@ -63,7 +67,10 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(crate::telemetry::log_request))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            crate::telemetry::log_request,
+        ))
         .with_state(state)
 }
 
@@ -100,4 +107,53 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
+}
+
+/// Prometheus metrics of this instance (OpenMetrics text). With `--metrics-token` set, the
+/// scraper must send it as a bearer token; the webhook backlog is read from the database at
+/// each scrape, and `payframe_database_up` says whether that read worked.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    operation_id = "metrics",
+    security((), ("metrics_token" = [])),
+    responses(
+        (status = 200, description = "The metrics, in the OpenMetrics text format", body = String,
+         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 401, description = "`--metrics-token` is set and the request did not carry it", body = openapi::ErrorBody),
+    )
+)]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.settings.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        if !given.is_some_and(|given| token.matches(given)) {
+            return error::ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                "invalid_metrics_token",
+                "This endpoint needs the metrics token as a bearer token.",
+            )
+            .into_response();
+        }
+    }
+    match state.store.webhook_backlog().await {
+        Ok((pending, first_due)) => {
+            let overdue = first_due.map_or(0, |due| state.now() - due);
+            state.metrics.set_webhook_backlog(pending, overdue);
+            state.metrics.set_database_up(true);
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics: could not read the webhook backlog");
+            state.metrics.set_database_up(false);
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        state.metrics.encode(),
+    )
+        .into_response()
 }

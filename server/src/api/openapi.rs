@@ -91,6 +91,7 @@ pub struct IdempotencyKey {
         frame::confirm,
         super::healthz,
         super::readyz,
+        super::metrics,
         openapi_json,
         frame_page::embed_js,
         frame_page::index,
@@ -144,7 +145,7 @@ pub struct IdempotencyKey {
             `failed`. Delivery is at least once: de-duplicate on the event `id`."),
         (name = "frame", description = "Called by the hosted card frame, authenticated by the \
             session's client secret instead of a secret key."),
-        (name = "ops", description = "Health, readiness and this document."),
+        (name = "ops", description = "Health, readiness, Prometheus metrics and this document."),
         (name = "static", description = "The frame's files and `embed.js`."),
     )
 )]
@@ -227,6 +228,15 @@ impl Modify for Fixups {
                     .description(Some(
                         "The merchant's secret key, `Authorization: Bearer sk_…`.",
                     ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The operator's `--metrics-token`, when one is set."))
                     .build(),
             ),
         );

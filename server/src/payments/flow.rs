@@ -120,6 +120,7 @@ pub async fn pay_session(
             card,
         })
         .await;
+    state.metrics.authorization(session.livemode, &answer);
     let outcome = apply_authorization(connector, &mut record, answer, now).await?;
     let write_along = along(&record, None);
     // The processor has answered: a failure to record that must not free the session.
@@ -204,6 +205,7 @@ pub async fn charge_saved(
             },
         })
         .await;
+    state.metrics.authorization(charge.livemode, &answer);
     // No session to update: the outcome only matters to confirms.
     apply_authorization(connector, &mut record, answer, now).await?;
     // A decline is saved (and answered) like an approval: a failed payment.

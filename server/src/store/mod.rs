@@ -36,6 +36,7 @@ use sqlx::{Any, AnyPool, Row};
 use std::sync::Arc;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use writer::Writer;
+pub use writer::WriterStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -404,6 +405,13 @@ impl Store {
             );
         }
         self.pool.close().await;
+    }
+
+    /// The SQLite writer thread's counters; `None` on PostgreSQL, which has no such thread.
+    pub fn writer_stats(&self) -> Option<Arc<WriterStats>> {
+        self.writer
+            .as_ref()
+            .map(|writer| Arc::clone(writer.stats()))
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

@@ -593,6 +593,18 @@ impl Store {
         Ok(updated.rows_affected() == 1)
     }
 
+    /// How many deliveries of all merchants are still pending (not yet delivered, failed
+    /// for good or canceled), and the earliest time one of them was due to be attempted.
+    pub async fn webhook_backlog(&self) -> Result<(i64, Option<i64>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS pending, MIN(next_attempt_at) AS first_due
+             FROM webhook_deliveries WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("pending")?, row.try_get("first_due")?))
+    }
+
     /// Gives back the leases of every unfinished delivery whose owner starts with
     /// `owner_prefix` (an instance shutting down), so another instance takes them at once
     /// instead of after the lease expires.

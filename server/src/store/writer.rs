@@ -83,11 +83,14 @@ enum Message {
     Stop(oneshot::Sender<()>),
 }
 
-/// How many writes were committed in how many groups (for the operator and the benchmark).
+/// How many writes were committed in how many groups, and how long the thread was busy
+/// with them (for the operator's metrics and the benchmark).
 #[derive(Debug, Default)]
-pub(crate) struct WriterStats {
-    pub(crate) writes: AtomicU64,
-    pub(crate) commits: AtomicU64,
+pub struct WriterStats {
+    pub writes: AtomicU64,
+    pub commits: AtomicU64,
+    /// Nanoseconds spent running groups: statements, commit and its sync, retries.
+    pub busy_nanos: AtomicU64,
 }
 
 pub(crate) struct Writer {
@@ -166,7 +169,7 @@ impl Writer {
         }
     }
 
-    pub(crate) fn stats(&self) -> &WriterStats {
+    pub(crate) fn stats(&self) -> &Arc<WriterStats> {
         &self.stats
     }
 }
@@ -198,8 +201,13 @@ fn run(
             continue;
         }
         let permit = runtime.block_on(gate.acquire());
+        let started = std::time::Instant::now();
         let committed = commit_group(&conn, &mut group);
+        let busy = started.elapsed();
         drop(permit);
+        stats
+            .busy_nanos
+            .fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
         if committed.is_ok() {
             stats.commits.fetch_add(1, Ordering::Relaxed);
             let written = group.iter().filter(|job| !job.failed()).count();
