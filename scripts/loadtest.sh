@@ -159,6 +159,7 @@ cat <<EOF
 | CPU in the timed phase, cores of $(kv cores "$scratch/load"): gateway / loadgen / other | $(kv cpu_gateway "$scratch/load") / $(kv cpu_loadgen "$scratch/load") / $(kv cpu_other "$scratch/load") |
 | machine busy / iowait (cores) | $(kv cpu_busy "$scratch/load") / $(kv cpu_iowait "$scratch/load") |
 | other processes, top by CPU (cores) | $(kv top_others "$scratch/load") |
+| SQLite writer thread: busy share of the timed phase, writes per group commit (from /metrics) | $(kv writer_busy "$scratch/load"), $(kv writer_writes_per_commit "$scratch/load") |
 | concurrency, sealing | $concurrency, $seal |
 | backend, instances | $backend, $instances |
 | data dir filesystem, PAYFRAME_LOG (gateway log lines) | $fs_type, $log_filter ($log_lines) |

@@ -7,7 +7,8 @@
 //! runs `--warmup` confirms, then times `--requests` confirms at `--concurrency` over
 //! keep-alive HTTP/1.1 connections (hyper-util's pooled client, one connection per
 //! in-flight request). Prints throughput, errors by status and p50/p90/p99/max latency of
-//! the successful confirms, and where the CPU went meanwhile (`--gateway-pid`).
+//! the successful confirms, where the CPU went meanwhile (`--gateway-pid`), and how busy the
+//! gateway's SQLite writer thread was (from its `/metrics`).
 //!
 //! `--crypto-ceiling`: Envelope v1 opens per second on `--threads` threads, the server-side
 //! crypto of one confirm, no HTTP. `--wait-healthz SECS` and `--free-port` are helpers for
@@ -20,6 +21,7 @@
 mod cpu;
 mod crypto;
 mod stats;
+mod writer;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -450,17 +452,39 @@ async fn load(cli: &Cli, client: HttpClient) -> anyhow::Result<()> {
             warm.errors_label()
         );
     }
+    let writer_before = writer_counters(cli, &client).await;
     let before = cpu::snapshot(cli.gateway_pid);
     let (results, wall) =
         run_confirms(&client, &confirms, cli.warmup..total, cli.concurrency, &key).await;
     let after = cpu::snapshot(cli.gateway_pid);
+    let writer_after = writer_counters(cli, &client).await;
     let summary = stats::summarize(results, 200);
     let usage = cpu::usage(&before, &after, wall, cli.gateway_pid);
-    report(cli, &summary, wall, usage, &seal_note);
+    let writer = writer_before
+        .zip(writer_after)
+        .map(|(before, after)| writer::Usage::between(before, after, wall));
+    report(cli, &summary, wall, usage, writer, &seal_note);
     Ok(())
 }
 
-fn report(cli: &Cli, s: &Summary, wall: Duration, usage: Option<cpu::Usage>, seal_note: &str) {
+/// The gateway's SQLite writer counters from its `/metrics`; `None` without a writer
+/// thread (PostgreSQL) or when they cannot be read.
+async fn writer_counters(cli: &Cli, client: &HttpClient) -> Option<writer::Counters> {
+    let uri = format!("{}/metrics", cli.url);
+    match call(client, Method::GET, &uri, None, Bytes::new()).await {
+        Ok((StatusCode::OK, body)) => writer::parse(&String::from_utf8_lossy(&body)),
+        _ => None,
+    }
+}
+
+fn report(
+    cli: &Cli,
+    s: &Summary,
+    wall: Duration,
+    usage: Option<cpu::Usage>,
+    writer: Option<writer::Usage>,
+    seal_note: &str,
+) {
     let rps = s.ok as f64 / wall.as_secs_f64();
     let l = s.latency;
     println!(
@@ -488,6 +512,16 @@ fn report(cli: &Cli, s: &Summary, wall: Duration, usage: Option<cpu::Usage>, sea
         );
         println!("  top others:  {}", others_label(&u.top_others));
     }
+    if let Some(w) = &writer {
+        println!(
+            "  sqlite writer: busy {:.0} % of the wall time; {:.0} writes in {:.0} group commits ({:.1} a commit, {:.3} commits a confirm)",
+            w.busy * 100.0,
+            w.writes,
+            w.commits,
+            w.writes_per_commit(),
+            w.commits / s.ok.max(1) as f64
+        );
+    }
     if cli.kv {
         println!("requests={}", s.requests);
         println!("ok={}", s.ok);
@@ -507,6 +541,10 @@ fn report(cli: &Cli, s: &Summary, wall: Duration, usage: Option<cpu::Usage>, sea
             println!("cpu_busy={:.2}", u.machine_busy);
             println!("cpu_iowait={:.2}", u.machine_iowait);
             println!("top_others={}", others_label(&u.top_others));
+        }
+        if let Some(w) = &writer {
+            println!("writer_busy={:.3}", w.busy);
+            println!("writer_writes_per_commit={:.1}", w.writes_per_commit());
         }
     }
 }
