@@ -41,8 +41,9 @@ command -v valgrind >/dev/null || {
 step() { printf '\n==> %s\n' "$*" >&2; }
 # Inclusive instructions of the first function whose name contains $1, in profile $2.
 inclusive() {
+    # No match is an empty answer, for the check below to name, not a silent exit.
     callgrind_annotate --inclusive=yes --threshold=100 "$2" 2>/dev/null |
-        grep -F -- "$1" | head -n 1 | awk '{ gsub(",", "", $1); print $1 }'
+        { grep -F -- "$1" || true; } | head -n 1 | awk '{ gsub(",", "", $1); print $1 }'
 }
 total() {
     callgrind_annotate --threshold=100 "$1" 2>/dev/null |
