@@ -212,20 +212,21 @@ impl Collector for WriterCollector {
         let counters: [(&str, &str, ConstCounter<f64>); 3] = [
             (
                 "sqlite_writer_writes",
-                "Writes the SQLite writer thread committed",
+                "Writes the SQLite writer thread committed.",
                 ConstCounter::new(stats.writes.load(Ordering::Relaxed) as f64),
             ),
             (
                 "sqlite_writer_commits",
-                "Group commits (transactions, each with one sync) of the SQLite writer thread",
+                "Group commits (transactions, each with one sync) of the SQLite writer thread.",
                 ConstCounter::new(stats.commits.load(Ordering::Relaxed) as f64),
             ),
             (
                 "sqlite_writer_busy_seconds",
-                "Seconds the SQLite writer thread spent running groups, their commit and sync included",
+                "Seconds the SQLite writer thread spent running groups, their commit and sync included.",
                 ConstCounter::new(stats.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9),
             ),
         ];
+        // The registry ends the other metrics' help with a period; collectors write their own.
         for (name, help, counter) in counters {
             let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
             counter.encode(metric)?;

@@ -28,7 +28,7 @@ pub fn hash_secret(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-fn unauthorized(code: &'static str, message: &str) -> ApiError {
+pub(crate) fn unauthorized(code: &'static str, message: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "authentication_error",

@@ -20,10 +20,8 @@ pub mod webhooks;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::http::{HeaderMap, header};
-use axum::response::IntoResponse;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
 
@@ -131,9 +129,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "));
         if !given.is_some_and(|given| token.matches(given)) {
-            return error::ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "authentication_error",
+            return auth::unauthorized(
                 "invalid_metrics_token",
                 "This endpoint needs the metrics token as a bearer token.",
             )
