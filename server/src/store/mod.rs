@@ -790,6 +790,132 @@ impl Store {
 mod tests {
     use super::values_rows;
 
+    /// The sessions' status check of `20261201000001`, as it upgrades a database holding
+    /// a paid session: the rows and their references stay, the check keeps refusing an
+    /// unknown status, and SQLite no longer needs a temporary index to run it.
+    #[tokio::test]
+    async fn the_status_check_rewrite_keeps_sessions_and_their_references() {
+        const REWRITE: i64 = 20261201000001;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let url = format!("sqlite://{}", path.display());
+        // The database as the releases before this migration left it.
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < REWRITE)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        before.run(&pool).await.unwrap();
+        pool.close().await;
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             INSERT INTO merchants (id, name, origins, webhook_secret_wrapped, master_key_id, created_at)
+                 VALUES ('mer_1', 'Shop', '[]', x'00', 'mk_1', 1);
+             INSERT INTO sessions (id, merchant_id, client_secret_hash, amount, currency, allowed_origins,
+                                   status, capture_method, livemode, expires_at, created_at)
+                 VALUES ('cs_1', 'mer_1', x'00', 1999, 'BRL', '[]', 'complete', 'automatic', 0, 9, 1),
+                        ('cs_2', 'mer_1', x'00', 500, 'BRL', '[]', 'open', 'manual', 0, 9, 1);
+             INSERT INTO cards (token, merchant_id, session_id, brand, bin, last4, exp_month, exp_year,
+                                fingerprint, pan_ciphertext, data_key_wrapped, master_key_id, single_use, created_at)
+                 VALUES ('tok_1', 'mer_1', 'cs_1', 'visa', '424242', '4242', 12, 2030, x'01', x'02', x'03', 'mk_1', 1, 1);
+             INSERT INTO payments (id, merchant_id, session_id, card_token, brand, last4, exp_month, exp_year,
+                                   amount, currency, capture_method, status, amount_captured, amount_refunded,
+                                   livemode, version, created_at)
+                 VALUES ('pay_1', 'mer_1', 'cs_1', 'tok_1', 'visa', '4242', 12, 2030, 1999, 'BRL', 'automatic',
+                         'captured', 1999, 0, 0, 1, 1);",
+        )
+        .unwrap();
+        let schema = |conn: &rusqlite::Connection| -> String {
+            conn.query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'sessions'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        assert!(schema(&conn).contains("status IN ("));
+        drop(conn);
+
+        let store = super::Store::connect_with(&url, &super::PoolSettings::default())
+            .await
+            .unwrap();
+        store.close().await;
+
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        let text = schema(&conn);
+        assert!(!text.contains("status IN ("), "{text}");
+        assert!(
+            text.contains("status = 'open' OR status = 'processing'"),
+            "{text}"
+        );
+        let rows: Vec<(String, String)> = conn
+            .prepare("SELECT id, status FROM sessions ORDER BY id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("cs_1".to_owned(), "complete".to_owned()),
+                ("cs_2".to_owned(), "open".to_owned())
+            ]
+        );
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+        let orphans = conn
+            .prepare("PRAGMA foreign_key_check")
+            .unwrap()
+            .query_map([], |_| Ok(()))
+            .unwrap()
+            .count();
+        assert_eq!(orphans, 0);
+        // The rule still holds, and the session still cannot go while a payment names it.
+        let bad = conn.execute("UPDATE sessions SET status = 'paid' WHERE id = 'cs_2'", []);
+        assert!(
+            matches!(&bad, Err(e) if e.to_string().contains("CHECK constraint failed")),
+            "{bad:?}"
+        );
+        assert!(
+            conn.execute("DELETE FROM sessions WHERE id = 'cs_1'", [])
+                .is_err()
+        );
+        assert_eq!(
+            conn.execute(
+                "UPDATE sessions SET status = 'processing' WHERE id = 'cs_2'",
+                []
+            )
+            .unwrap(),
+            1
+        );
+        // And it runs without a temporary index (`OpenEphemeral`) now.
+        let ops: Vec<String> = conn
+            .prepare("EXPLAIN UPDATE sessions SET status = 'complete' WHERE id = 'cs_2'")
+            .unwrap()
+            .query_map([], |row| row.get(1))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            ops.iter().any(|op| op == "Update" || op == "Insert"),
+            "{ops:?}"
+        );
+        assert!(!ops.iter().any(|op| op == "OpenEphemeral"), "{ops:?}");
+    }
+
     #[test]
     fn values_rows_numbers_placeholders_row_by_row() {
         assert_eq!(values_rows(1, 3), "($1, $2, $3)");
