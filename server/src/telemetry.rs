@@ -47,26 +47,20 @@ pub async fn log_request(
         .extensions_mut()
         .insert(RequestId(request_id.clone()));
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|route| route.as_str().to_owned());
-    let unmatched = route
-        .is_none()
-        .then(|| redact_digit_runs(request.uri().path()));
+    let (path, matched) = match request.extensions().get::<MatchedPath>() {
+        Some(route) => (route.as_str().to_owned(), true),
+        None => (redact_digit_runs(request.uri().path()), false),
+    };
     let started = Instant::now();
     let span = tracing::info_span!("request", id = %request_id);
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let took = started.elapsed();
     span.in_scope(|| {
-        let path = route
-            .as_deref()
-            .or(unmatched.as_deref())
-            .unwrap_or_default();
         tracing::info!(%method, %path, status, latency_us = took.as_micros() as u64, "request");
     });
-    metrics.request(&method, route, status, took);
+    // Only a route template is a label; an unmatched path (redacted or not) is not.
+    metrics.request(&method, matched.then_some(path), status, took);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("request-id", value);
     }
