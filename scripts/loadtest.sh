@@ -160,6 +160,7 @@ cat <<EOF
 | machine busy / iowait (cores) | $(kv cpu_busy "$scratch/load") / $(kv cpu_iowait "$scratch/load") |
 | other processes, top by CPU (cores) | $(kv top_others "$scratch/load") |
 | SQLite writer thread: busy share of the timed phase, writes per group commit (from /metrics) | $(kv writer_busy "$scratch/load"), $(kv writer_writes_per_commit "$scratch/load") |
+| SQLite writer thread: share of the timed phase on a core / runnable but waiting for a core (its schedstat) | $(kv writer_on_cpu "$scratch/load") / $(kv writer_waiting_for_cpu "$scratch/load") |
 | concurrency, sealing | $concurrency, $seal |
 | backend, instances | $backend, $instances |
 | data dir filesystem, PAYFRAME_LOG (gateway log lines) | $fs_type, $log_filter ($log_lines) |

@@ -453,16 +453,19 @@ async fn load(cli: &Cli, client: HttpClient) -> anyhow::Result<()> {
         );
     }
     let writer_before = writer_counters(cli, &client).await;
+    let sched_before = cli.gateway_pid.and_then(writer::sched);
     let before = cpu::snapshot(cli.gateway_pid);
     let (results, wall) =
         run_confirms(&client, &confirms, cli.warmup..total, cli.concurrency, &key).await;
     let after = cpu::snapshot(cli.gateway_pid);
+    let sched_after = cli.gateway_pid.and_then(writer::sched);
     let writer_after = writer_counters(cli, &client).await;
     let summary = stats::summarize(results, 200);
     let usage = cpu::usage(&before, &after, wall, cli.gateway_pid);
-    let writer = writer_before
-        .zip(writer_after)
-        .map(|(before, after)| writer::Usage::between(before, after, wall));
+    let writer = writer_before.zip(writer_after).map(|(before, after)| {
+        let sched = sched_before.zip(sched_after);
+        writer::Usage::between(before, after, sched, wall)
+    });
     report(cli, &summary, wall, usage, writer, &seal_note);
     Ok(())
 }
@@ -521,6 +524,13 @@ fn report(
             w.writes_per_commit(),
             w.commits / s.ok.max(1) as f64
         );
+        if let (Some(on), Some(waiting)) = (w.on_cpu, w.waiting_for_cpu) {
+            println!(
+                "  sqlite writer thread (scheduler): on a core {:.0} %, runnable but waiting for a core {:.0} % of the wall time",
+                on * 100.0,
+                waiting * 100.0
+            );
+        }
     }
     if cli.kv {
         println!("requests={}", s.requests);
@@ -545,6 +555,8 @@ fn report(
         if let Some(w) = &writer {
             println!("writer_busy={:.3}", w.busy);
             println!("writer_writes_per_commit={:.1}", w.writes_per_commit());
+            println!("writer_on_cpu={}", fmt(w.on_cpu));
+            println!("writer_waiting_for_cpu={}", fmt(w.waiting_for_cpu));
         }
     }
 }

@@ -2,6 +2,9 @@
 //! `/metrics` just before and just after it: how much of the phase the thread was busy
 //! (running groups, their commit and sync included), and how many writes it committed in
 //! how many group commits. A writer busy nearly all the time is the confirm path's limit.
+//! Where the gateway runs on this machine, the thread's own scheduler counters
+//! (`/proc/PID/task/TID/schedstat`) split that busy time: on a core, waiting for a core
+//! (runnable, but the cores were taken), and the rest asleep (the commit's disk sync).
 
 use std::time::Duration;
 
@@ -29,6 +32,39 @@ pub fn parse(text: &str) -> Option<Counters> {
     })
 }
 
+/// The writer thread's name as Linux keeps it (`comm`: the first 15 bytes of
+/// `payframe-sqlite-writer`).
+const THREAD_COMM: &str = "payframe-sqlite";
+
+/// The scheduler's counters of one thread, in nanoseconds since it started.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sched {
+    pub on_cpu: u64,
+    pub waiting_for_cpu: u64,
+}
+
+/// `/proc/PID/task/TID/schedstat`: time on a CPU, time runnable on a run queue, time slices.
+fn parse_schedstat(text: &str) -> Option<Sched> {
+    let mut fields = text.split_whitespace().map(str::parse::<u64>);
+    Some(Sched {
+        on_cpu: fields.next()?.ok()?,
+        waiting_for_cpu: fields.next()?.ok()?,
+    })
+}
+
+/// The writer thread's counters in the gateway process `pid`, if it runs on this machine
+/// and has one.
+pub fn sched(pid: u32) -> Option<Sched> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    tasks.filter_map(Result::ok).find_map(|task| {
+        let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+        if comm.trim_end() != THREAD_COMM {
+            return None;
+        }
+        parse_schedstat(&std::fs::read_to_string(task.path().join("schedstat")).ok()?)
+    })
+}
+
 /// What the writer did between two readings `wall` apart.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Usage {
@@ -36,14 +72,27 @@ pub struct Usage {
     pub busy: f64,
     pub writes: f64,
     pub commits: f64,
+    /// Shares of the wall time the thread ran on a core and waited for one (all it did,
+    /// busy or not), where the scheduler's counters could be read.
+    pub on_cpu: Option<f64>,
+    pub waiting_for_cpu: Option<f64>,
 }
 
 impl Usage {
-    pub fn between(before: Counters, after: Counters, wall: Duration) -> Usage {
+    pub fn between(
+        before: Counters,
+        after: Counters,
+        sched: Option<(Sched, Sched)>,
+        wall: Duration,
+    ) -> Usage {
+        let share = |ns: u64| ns as f64 / wall.as_nanos() as f64;
         Usage {
             busy: (after.busy_seconds - before.busy_seconds) / wall.as_secs_f64(),
             writes: after.writes - before.writes,
             commits: after.commits - before.commits,
+            on_cpu: sched.map(|(b, a)| share(a.on_cpu.saturating_sub(b.on_cpu))),
+            waiting_for_cpu: sched
+                .map(|(b, a)| share(a.waiting_for_cpu.saturating_sub(b.waiting_for_cpu))),
         }
     }
 
@@ -75,9 +124,38 @@ mod tests {
             commits: 200.0,
             busy_seconds: 4.0,
         };
-        let usage = Usage::between(before, after, Duration::from_secs(2));
+        let sched = (
+            Sched {
+                on_cpu: 1_000_000_000,
+                waiting_for_cpu: 0,
+            },
+            Sched {
+                on_cpu: 2_000_000_000,
+                waiting_for_cpu: 500_000_000,
+            },
+        );
+        let usage = Usage::between(before, after, Some(sched), Duration::from_secs(2));
         assert_eq!(usage.busy, 0.75);
         assert_eq!(usage.writes_per_commit(), 20.0);
+        assert_eq!(usage.on_cpu, Some(0.5));
+        assert_eq!(usage.waiting_for_cpu, Some(0.25));
+    }
+
+    #[test]
+    fn a_threads_schedstat_line_gives_its_time_on_and_waiting_for_a_cpu() {
+        assert_eq!(
+            parse_schedstat("232391603 11772815 368\n"),
+            Some(Sched {
+                on_cpu: 232_391_603,
+                waiting_for_cpu: 11_772_815
+            })
+        );
+        assert_eq!(parse_schedstat("12\n"), None);
+    }
+
+    #[test]
+    fn this_process_has_no_writer_thread() {
+        assert_eq!(sched(std::process::id()), None);
     }
 
     #[test]
