@@ -154,8 +154,22 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_no_writer_thread() {
-        assert_eq!(sched(std::process::id()), None);
+    fn the_writer_thread_is_found_by_its_name() {
+        let pid = std::process::id();
+        assert_eq!(sched(pid), None);
+        let (started, wait_start) = std::sync::mpsc::channel();
+        let (stop, wait_stop) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("payframe-sqlite-writer".into())
+            .spawn(move || {
+                started.send(()).unwrap();
+                let _ = wait_stop.recv();
+            })
+            .unwrap();
+        wait_start.recv().unwrap();
+        assert!(sched(pid).is_some());
+        drop(stop);
+        thread.join().unwrap();
     }
 
     #[test]
