@@ -202,7 +202,8 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 /// Reads the writer thread's counters at each scrape: the writes it committed, the group
 /// commits they took, and the seconds it spent running groups (statements, commit and
 /// its sync). The busy seconds' rate is the writer's utilisation: near 1, every write of
-/// the instance queues behind it.
+/// the instance queues behind it. They are wall-clock seconds, so they include time the
+/// thread waited for a CPU: on a machine short of cores that is much of it (BENCHMARKS.md).
 #[derive(Debug)]
 struct WriterCollector(Arc<WriterStats>);
 
@@ -222,7 +223,7 @@ impl Collector for WriterCollector {
             ),
             (
                 "sqlite_writer_busy_seconds",
-                "Seconds the SQLite writer thread spent running groups, their commit and sync included.",
+                "Seconds the SQLite writer thread spent running groups, their commit and sync included (wall time: waits for a CPU count too).",
                 ConstCounter::new(stats.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9),
             ),
         ];
