@@ -524,11 +524,11 @@ fn report(
             w.writes_per_commit(),
             w.commits / s.ok.max(1) as f64
         );
-        if let (Some(on), Some(waiting)) = (w.on_cpu, w.waiting_for_cpu) {
+        if let Some(sched) = &w.sched {
             println!(
                 "  sqlite writer thread (scheduler): on a core {:.0} %, runnable but waiting for a core {:.0} % of the wall time",
-                on * 100.0,
-                waiting * 100.0
+                sched.on_cpu * 100.0,
+                sched.waiting_for_cpu * 100.0
             );
         }
     }
@@ -555,8 +555,11 @@ fn report(
         if let Some(w) = &writer {
             println!("writer_busy={:.3}", w.busy);
             println!("writer_writes_per_commit={:.1}", w.writes_per_commit());
-            println!("writer_on_cpu={}", fmt(w.on_cpu));
-            println!("writer_waiting_for_cpu={}", fmt(w.waiting_for_cpu));
+            println!("writer_on_cpu={}", fmt(w.sched.map(|s| s.on_cpu)));
+            println!(
+                "writer_waiting_for_cpu={}",
+                fmt(w.sched.map(|s| s.waiting_for_cpu))
+            );
         }
     }
 }

@@ -4,7 +4,8 @@
 //! how many group commits. A writer busy nearly all the time is the confirm path's limit.
 //! Where the gateway runs on this machine, the thread's own scheduler counters
 //! (`/proc/PID/task/TID/schedstat`) split that busy time: on a core, waiting for a core
-//! (runnable, but the cores were taken), and the rest asleep (the commit's disk sync).
+//! (runnable, but the cores were taken), and the rest asleep (the commit's sync, among
+//! other things).
 
 use std::time::Duration;
 
@@ -72,10 +73,16 @@ pub struct Usage {
     pub busy: f64,
     pub writes: f64,
     pub commits: f64,
-    /// Shares of the wall time the thread ran on a core and waited for one (all it did,
-    /// busy or not), where the scheduler's counters could be read.
-    pub on_cpu: Option<f64>,
-    pub waiting_for_cpu: Option<f64>,
+    /// Where the scheduler's counters could be read: how the thread spent the wall time.
+    pub sched: Option<SchedShares>,
+}
+
+/// Shares of the wall time (0 to 1) the thread ran on a core and waited for one: all it
+/// did, busy or not.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SchedShares {
+    pub on_cpu: f64,
+    pub waiting_for_cpu: f64,
 }
 
 impl Usage {
@@ -90,9 +97,10 @@ impl Usage {
             busy: (after.busy_seconds - before.busy_seconds) / wall.as_secs_f64(),
             writes: after.writes - before.writes,
             commits: after.commits - before.commits,
-            on_cpu: sched.map(|(b, a)| share(a.on_cpu.saturating_sub(b.on_cpu))),
-            waiting_for_cpu: sched
-                .map(|(b, a)| share(a.waiting_for_cpu.saturating_sub(b.waiting_for_cpu))),
+            sched: sched.map(|(b, a)| SchedShares {
+                on_cpu: share(a.on_cpu.saturating_sub(b.on_cpu)),
+                waiting_for_cpu: share(a.waiting_for_cpu.saturating_sub(b.waiting_for_cpu)),
+            }),
         }
     }
 
@@ -137,8 +145,13 @@ mod tests {
         let usage = Usage::between(before, after, Some(sched), Duration::from_secs(2));
         assert_eq!(usage.busy, 0.75);
         assert_eq!(usage.writes_per_commit(), 20.0);
-        assert_eq!(usage.on_cpu, Some(0.5));
-        assert_eq!(usage.waiting_for_cpu, Some(0.25));
+        assert_eq!(
+            usage.sched,
+            Some(SchedShares {
+                on_cpu: 0.5,
+                waiting_for_cpu: 0.25
+            })
+        );
     }
 
     #[test]
