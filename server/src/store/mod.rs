@@ -25,6 +25,7 @@ pub use webhooks::{
 mod connect;
 pub(crate) mod exec;
 mod readers;
+mod wal_vfs;
 mod writer;
 
 pub use connect::{Backend, PoolSettings};

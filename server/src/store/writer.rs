@@ -102,9 +102,12 @@ impl Writer {
     /// Opens the thread's own connection to the database file at `path` (already created
     /// and migrated) with the pool's durability settings, and starts the thread.
     pub(crate) fn start(path: &Path, gate: Arc<Semaphore>) -> Result<Writer, StoreError> {
-        let conn = Connection::open_with_flags(
+        // The OS's VFS with the WAL's writes gathered into one per commit (see wal_vfs).
+        super::wal_vfs::register().map_err(StoreError::Writer)?;
+        let conn = Connection::open_with_flags_and_vfs(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            super::wal_vfs::NAME,
         )?;
         // The pool's settings, the statement journal in memory (it copies every page a
         // statement changes, and a temporary file made that a write system call each),
@@ -116,6 +119,14 @@ impl Writer {
              PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; \
              PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -65536;",
         )?;
+        // The WAL VFS holds a commit's writes until its sync: without a sync at each commit,
+        // a reader could see a frame not yet written.
+        let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |row| row.get(0))?;
+        if synchronous < 2 {
+            return Err(StoreError::Writer(format!(
+                "the writer needs synchronous = FULL, not {synchronous}"
+            )));
+        }
         // Room for every statement of the hot path, including the multi-row INSERTs' few
         // shapes.
         conn.set_prepared_statement_cache_capacity(64);
