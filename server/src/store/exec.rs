@@ -82,6 +82,14 @@ pub(crate) trait Exec {
     ) -> Result<Vec<Vec<String>>, StoreError>;
     /// Runs a query returning one integer.
     async fn fetch_i64(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<i64, StoreError>;
+    /// Inserts `args.len() / columns` rows: `head` is `INSERT INTO t (a, b) VALUES `, and
+    /// `args` the rows' values one row after the other.
+    async fn insert_rows(
+        &mut self,
+        head: &'static str,
+        columns: usize,
+        args: &[Arg<'_>],
+    ) -> Result<(), StoreError>;
 }
 
 fn bind_sqlx<'q>(
@@ -125,6 +133,18 @@ impl Exec for Tx<'_> {
             .fetch_one(&mut **self)
             .await?;
         Ok(row.try_get(0)?)
+    }
+
+    /// One multi-row INSERT: one round trip to the database.
+    async fn insert_rows(
+        &mut self,
+        head: &'static str,
+        columns: usize,
+        args: &[Arg<'_>],
+    ) -> Result<(), StoreError> {
+        let sql = super::multi_insert(head, args.len() / columns, columns);
+        self.execute(&sql, args).await?;
+        Ok(())
     }
 }
 
@@ -212,6 +232,23 @@ impl Exec for Direct<'_> {
             Some(row) => Ok(row.get(0)?),
             None => Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows)),
         }
+    }
+
+    /// One single-row INSERT run once a row. There is no round trip to save here, and
+    /// SQLite keeps a statement journal (a copy of each page the statement changes, to undo
+    /// it alone) for a multi-row INSERT with constraints, but not for a single row. The
+    /// writer never needs to undo one statement alone: a failed write rolls its group back.
+    async fn insert_rows(
+        &mut self,
+        head: &'static str,
+        columns: usize,
+        args: &[Arg<'_>],
+    ) -> Result<(), StoreError> {
+        let sql = super::multi_insert(head, 1, columns);
+        for row in args.chunks(columns) {
+            self.execute(&sql, row).await?;
+        }
+        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@
 //! it — what belongs together is written in one transaction, guarded by the payment's version.
 
 use super::exec::{Columns, Exec, args, run_ready};
-use super::{Store, StoreError, Tx, WriteAlong, get_u32, multi_insert};
+use super::{Store, StoreError, Tx, WriteAlong, get_u32};
 use crate::payments::{
     Actor, CaptureMethod, OperationKind, Payment, PaymentParts, Status, Transition,
 };
@@ -127,8 +127,8 @@ async fn record_from_row(tx: &mut Tx<'_>, r: &AnyRow) -> Result<PaymentRecord, S
     })
 }
 
-/// Appends `transitions`, numbered from `first_seq`, in one INSERT: every statement of
-/// a save is spent holding the write lock.
+/// Appends `transitions`, numbered from `first_seq` ([`Exec::insert_rows`]: one statement
+/// on PostgreSQL, where each is a round trip).
 async fn insert_transitions(
     ex: &mut impl Exec,
     payment_id: &str,
@@ -138,11 +138,6 @@ async fn insert_transitions(
     if transitions.is_empty() {
         return Ok(());
     }
-    let sql = multi_insert(
-        "INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, operation, actor, amount, at) VALUES ",
-        transitions.len(),
-        8,
-    );
     let actors: Vec<String> = transitions.iter().map(|t| t.actor.to_string()).collect();
     let mut values = Vec::with_capacity(transitions.len() * 8);
     for (i, (t, actor)) in transitions.iter().zip(&actors).enumerate() {
@@ -157,8 +152,12 @@ async fn insert_transitions(
             t.at,
         ]);
     }
-    ex.execute(&sql, &values).await?;
-    Ok(())
+    ex.insert_rows(
+        "INSERT INTO payment_transitions (payment_id, seq, from_status, to_status, operation, actor, amount, at) VALUES ",
+        8,
+        &values,
+    )
+    .await
 }
 
 /// What [`save_in`] wrote: whether it queued webhook events.

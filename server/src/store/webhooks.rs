@@ -6,7 +6,7 @@
 //! serialises writers, so its plain `UPDATE … WHERE id IN (…)` is already exclusive.
 
 use super::exec::{Columns, Exec, args};
-use super::{Backend, Store, StoreError, Tx, json_list, multi_insert};
+use super::{Backend, Store, StoreError, Tx, json_list};
 use crate::webhooks::events::{NewEvent, subscribed};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -226,9 +226,9 @@ async fn queue_to(
     Ok(queued)
 }
 
-/// Writes `events` and queues their deliveries, inside the caller's transaction: one
-/// INSERT for the events and one look-up of the endpoints for each merchant and mode, since
-/// every statement here is spent holding the write lock.
+/// Writes `events` and queues their deliveries, inside the caller's transaction: the events
+/// with [`Exec::insert_rows`] and one look-up of the endpoints for each merchant and mode,
+/// since every statement here is spent holding the write lock.
 pub(super) async fn insert_events(
     ex: &mut impl Exec,
     events: &[NewEvent],
@@ -236,11 +236,6 @@ pub(super) async fn insert_events(
     if events.is_empty() {
         return Ok(());
     }
-    let sql = multi_insert(
-        "INSERT INTO events (id, merchant_id, type, payment_id, livemode, body, created_at) VALUES ",
-        events.len(),
-        7,
-    );
     let mut values = Vec::with_capacity(events.len() * 7);
     for e in events {
         values.extend(args![
@@ -253,7 +248,12 @@ pub(super) async fn insert_events(
             e.created,
         ]);
     }
-    ex.execute(&sql, &values).await?;
+    ex.insert_rows(
+        "INSERT INTO events (id, merchant_id, type, payment_id, livemode, body, created_at) VALUES ",
+        7,
+        &values,
+    )
+    .await?;
     let mut endpoints: Option<(&str, bool, Vec<Subscriber>)> = None;
     for e in events {
         let same = matches!(&endpoints, Some((m, l, _)) if *m == e.merchant_id && *l == e.livemode);
