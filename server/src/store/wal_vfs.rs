@@ -4,8 +4,9 @@
 //!
 //! Why: SQLite writes each WAL frame as two calls, its 24-byte header and then its page, at
 //! offsets that straddle the kernel's pages. A group commit of a few dozen dirty pages made
-//! some seventy system calls and three page-cache updates a frame, which was a fifth of the
-//! writer thread's CPU (BENCHMARKS.md, "The WAL's writes gathered into one").
+//! about sixty system calls, each page touching two page-cache pages and its header a third:
+//! `pwrite64` was a fifth of the writer thread's CPU (BENCHMARKS.md, "The WAL's writes
+//! gathered into one").
 //!
 //! Why it is safe: nothing is reordered or skipped. The writes reach the file in the order
 //! SQLite made them, and every call through which SQLite, or this file handle, could see
