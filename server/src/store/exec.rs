@@ -83,13 +83,18 @@ pub(crate) trait Exec {
     /// Runs a query returning one integer.
     async fn fetch_i64(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<i64, StoreError>;
     /// Inserts `args.len() / columns` rows: `head` is `INSERT INTO t (a, b) VALUES `, and
-    /// `args` the rows' values one row after the other.
+    /// `args` the rows' values one row after the other. One multi-row INSERT: one round
+    /// trip to the database.
     async fn insert_rows(
         &mut self,
         head: &'static str,
         columns: usize,
         args: &[Arg<'_>],
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        let sql = super::multi_insert(head, args.len() / columns, columns);
+        self.execute(&sql, args).await?;
+        Ok(())
+    }
 }
 
 fn bind_sqlx<'q>(
@@ -133,18 +138,6 @@ impl Exec for Tx<'_> {
             .fetch_one(&mut **self)
             .await?;
         Ok(row.try_get(0)?)
-    }
-
-    /// One multi-row INSERT: one round trip to the database.
-    async fn insert_rows(
-        &mut self,
-        head: &'static str,
-        columns: usize,
-        args: &[Arg<'_>],
-    ) -> Result<(), StoreError> {
-        let sql = super::multi_insert(head, args.len() / columns, columns);
-        self.execute(&sql, args).await?;
-        Ok(())
     }
 }
 

@@ -11,7 +11,7 @@
 //! Why it is safe: nothing is reordered or skipped. The writes reach the file in the order
 //! SQLite made them, and every call through which SQLite, or this file handle, could see
 //! the file's content or make it durable (read, sync, size, truncate, lock, file control,
-//! memory map, close) first writes out what is held. Other connections learn of new frames
+//! close) first writes out what is held. Other connections learn of new frames
 //! only from the WAL index, which SQLite updates after the commit's sync, by then written
 //! out. A crash loses only what had not been synced, as without the buffer: SQLite never
 //! counted on those frames.
@@ -26,6 +26,7 @@
 use rusqlite::ffi;
 use std::ffi::{CStr, c_int, c_void};
 use std::sync::OnceLock;
+#[cfg(test)]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The name the writer's connection opens the database with.
@@ -40,8 +41,11 @@ const MAX_HELD: usize = 8 << 20;
 /// `seekAndWriteFd` masks the length), and a longer one fails as a full disk.
 const MAX_WRITE: usize = 124 << 10;
 
-/// Writes SQLite made to WAL files, and writes this VFS made to the OS for them.
+/// Writes SQLite made to WAL files, and writes this VFS made to the OS for them: counted
+/// for the tests only, the writer's hot path has no use for them.
+#[cfg(test)]
 static WRITES_IN: AtomicU64 = AtomicU64::new(0);
+#[cfg(test)]
 static WRITES_OUT: AtomicU64 = AtomicU64::new(0);
 
 /// A WAL file as SQLite sees it: our methods first (SQLite reads `pMethods` there), the
@@ -154,9 +158,7 @@ unsafe extern "C" fn open(
         std::ptr::write(
             wal,
             WalFile {
-                base: ffi::sqlite3_file {
-                    pMethods: methods((*real).pMethods),
-                },
+                base: ffi::sqlite3_file { pMethods: &METHODS },
                 real,
                 held: Vec::new(),
                 held_at: 0,
@@ -166,43 +168,29 @@ unsafe extern "C" fn open(
     }
 }
 
-/// Our methods, of the OS file's version (the same for every file `unix` opens, so they
-/// are made once).
-fn methods(os: *const ffi::sqlite3_io_methods) -> *const ffi::sqlite3_io_methods {
-    static METHODS: OnceLock<MethodsPtr> = OnceLock::new();
-    // SAFETY: `os` is the OS file's method table, valid for the process.
-    let version = unsafe { (*os).iVersion };
-    METHODS
-        .get_or_init(|| {
-            MethodsPtr(Box::into_raw(Box::new(ffi::sqlite3_io_methods {
-                iVersion: version.min(3),
-                xClose: Some(close),
-                xRead: Some(read),
-                xWrite: Some(write),
-                xTruncate: Some(truncate),
-                xSync: Some(sync),
-                xFileSize: Some(file_size),
-                xLock: Some(lock),
-                xUnlock: Some(unlock),
-                xCheckReservedLock: Some(check_reserved_lock),
-                xFileControl: Some(file_control),
-                xSectorSize: Some(sector_size),
-                xDeviceCharacteristics: Some(device_characteristics),
-                xShmMap: Some(shm_map),
-                xShmLock: Some(shm_lock),
-                xShmBarrier: Some(shm_barrier),
-                xShmUnmap: Some(shm_unmap),
-                xFetch: Some(fetch),
-                xUnfetch: Some(unfetch),
-            })))
-        })
-        .0
-}
-
-struct MethodsPtr(*const ffi::sqlite3_io_methods);
-// SAFETY: a leaked, never-changed table of function pointers.
-unsafe impl Send for MethodsPtr {}
-unsafe impl Sync for MethodsPtr {}
+/// Our methods. Version 1: SQLite asks a WAL file for nothing newer. Shared memory and
+/// memory-mapped reads are the database file's, which is never wrapped.
+static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
+    iVersion: 1,
+    xClose: Some(close),
+    xRead: Some(read),
+    xWrite: Some(write),
+    xTruncate: Some(truncate),
+    xSync: Some(sync),
+    xFileSize: Some(file_size),
+    xLock: Some(lock),
+    xUnlock: Some(unlock),
+    xCheckReservedLock: Some(check_reserved_lock),
+    xFileControl: Some(file_control),
+    xSectorSize: Some(sector_size),
+    xDeviceCharacteristics: Some(device_characteristics),
+    xShmMap: None,
+    xShmLock: None,
+    xShmBarrier: None,
+    xShmUnmap: None,
+    xFetch: None,
+    xUnfetch: None,
+};
 
 /// The OS file behind `file` and its methods.
 ///
@@ -230,6 +218,7 @@ unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
         let mut rc = ffi::SQLITE_OK;
         let mut at = wal.held_at;
         for chunk in wal.held.chunks(MAX_WRITE) {
+            #[cfg(test)]
             WRITES_OUT.fetch_add(1, Ordering::Relaxed);
             // MAX_WRITE fits a c_int.
             rc = os_write(real, chunk.as_ptr().cast(), chunk.len() as c_int, at);
@@ -268,6 +257,7 @@ unsafe extern "C" fn write(
     amt: c_int,
     at: i64,
 ) -> c_int {
+    #[cfg(test)]
     WRITES_IN.fetch_add(1, Ordering::Relaxed);
     // SAFETY: SQLite passes an open WalFile and `amt` readable bytes at `buf`.
     unsafe {
@@ -396,85 +386,6 @@ unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_i
         let (real, m) = os_file(file);
         m.xDeviceCharacteristics
             .expect("unix files describe their device")(real)
-    }
-}
-
-// The shared-memory methods belong to the database file, which is never wrapped; they are
-// passed on in case SQLite ever asks a WAL file.
-unsafe extern "C" fn shm_map(
-    file: *mut ffi::sqlite3_file,
-    page: c_int,
-    size: c_int,
-    extend: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    unsafe {
-        let (real, m) = os_file(file);
-        match m.xShmMap {
-            Some(f) => f(real, page, size, extend, out),
-            None => ffi::SQLITE_IOERR_SHMMAP,
-        }
-    }
-}
-
-unsafe extern "C" fn shm_lock(
-    file: *mut ffi::sqlite3_file,
-    offset: c_int,
-    n: c_int,
-    flags: c_int,
-) -> c_int {
-    unsafe {
-        let (real, m) = os_file(file);
-        match m.xShmLock {
-            Some(f) => f(real, offset, n, flags),
-            None => ffi::SQLITE_IOERR_SHMLOCK,
-        }
-    }
-}
-
-unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
-    unsafe {
-        let (real, m) = os_file(file);
-        if let Some(f) = m.xShmBarrier {
-            f(real);
-        }
-    }
-}
-
-unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    unsafe {
-        let (real, m) = os_file(file);
-        match m.xShmUnmap {
-            Some(f) => f(real, delete),
-            None => ffi::SQLITE_OK,
-        }
-    }
-}
-
-unsafe extern "C" fn fetch(
-    file: *mut ffi::sqlite3_file,
-    at: i64,
-    amt: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    unsafe {
-        flushed(file, |real, m| match m.xFetch {
-            Some(f) => f(real, at, amt, out),
-            None => {
-                *out = std::ptr::null_mut();
-                ffi::SQLITE_OK
-            }
-        })
-    }
-}
-
-unsafe extern "C" fn unfetch(file: *mut ffi::sqlite3_file, at: i64, p: *mut c_void) -> c_int {
-    unsafe {
-        let (real, m) = os_file(file);
-        match m.xUnfetch {
-            Some(f) => f(real, at, p),
-            None => ffi::SQLITE_OK,
-        }
     }
 }
 
