@@ -25,7 +25,9 @@
 # Knobs (environment): CONFIRM_INSTRUCTIONS_REQUESTS=2000 (confirms counted),
 #   CONFIRM_INSTRUCTIONS_OPENS=2000 (opens counted for the ceiling),
 #   CONFIRM_INSTRUCTIONS_BIN=dir (use the `payframe` and `loadgen` already built there, e.g.
-#   an older commit's, instead of building this tree's).
+#   an older commit's, instead of building this tree's),
+#   CONFIRM_INSTRUCTIONS_PROFILE=file (keep the gateway's callgrind profile there, for
+#   callgrind_annotate).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/loadtest-common.sh
@@ -115,6 +117,9 @@ gateway_pid=""
 
 profile="$scratch/gateway.out.1"
 [[ -f $profile ]] || profile=$(ls -S "$scratch"/gateway.out.* | head -n 1)
+if [[ -n ${CONFIRM_INSTRUCTIONS_PROFILE:-} ]]; then
+    cp "$profile" "$CONFIRM_INSTRUCTIONS_PROFILE"
+fi
 ok=$(sed -n 's/^ok=//p' "$scratch/load")
 errors=$(sed -n 's/^errors=//p' "$scratch/load")
 all=$(total "$profile")
