@@ -1,10 +1,16 @@
 //! `demo-shop`: runs the demo merchant on its own origin (default http://127.0.0.1:3000).
 
 use anyhow::Context;
+use std::io::IsTerminal;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_target(false).init();
+    // Colours only at a terminal: `scripts/run.sh` piped to a file, or a log collector,
+    // would get the escape codes as text.
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
     let listen = std::env::var("DEMO_SHOP_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let config = demo_shop::ShopConfig {
         gateway_url: std::env::var("PAYFRAME_URL")
