@@ -5,12 +5,15 @@ use std::io::IsTerminal;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Colours only at a terminal: `scripts/run.sh` piped to a file, or a log collector,
-    // would get the escape codes as text.
-    tracing_subscriber::fmt()
-        .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    // Colours only at a terminal, where the default also honours NO_COLOR (`with_ansi(true)`
+    // would override it): `scripts/run.sh` piped to a file, or a log collector, would get
+    // the escape codes as text.
+    let log = tracing_subscriber::fmt().with_target(false);
+    if std::io::stdout().is_terminal() {
+        log.init();
+    } else {
+        log.with_ansi(false).init();
+    }
     let listen = std::env::var("DEMO_SHOP_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let config = demo_shop::ShopConfig {
         gateway_url: std::env::var("PAYFRAME_URL")
