@@ -8,7 +8,9 @@
 # freshly sealed envelope. Stops the gateway on exit and prints a Markdown table.
 #
 # The gateway and the load generator share the machine's cores, and anything else running
-# shows in the "other CPU" figure, so read the numbers together with it.
+# shows in the "other CPU" figure, so read the numbers together with it. On a virtual machine
+# the host may also run someone else on our cores ("stolen by the hypervisor"), which is
+# why one binary's figures drift between runs.
 #
 # Usage: scripts/loadtest.sh
 # Knobs (environment):
@@ -154,10 +156,10 @@ cat <<EOF
 | confirms/s (timed phase: $(kv ok "$scratch/load") ok in $(kv wall_ms "$scratch/load") ms) | $throughput |
 | latency p50 / p90 / p99 / max | $(kv p50_us "$scratch/load") / $(kv p90_us "$scratch/load") / $(kv p99_us "$scratch/load") / $(kv max_us "$scratch/load") µs |
 | errors (by status) | $(kv errors "$scratch/load") ($(kv errors_by_status "$scratch/load")) |
-| crypto-only ceiling: Envelope v1 opens/s on 2 threads | $ceiling ($(kv ceiling_us_per_open "$scratch/ceiling") µs per open per thread) |
+| crypto-only ceiling: Envelope v1 opens/s on 2 threads | $ceiling ($(kv ceiling_us_per_open "$scratch/ceiling") µs per open per thread; $(kv ceiling_cpu_steal "$scratch/ceiling") cores stolen by the hypervisor meanwhile) |
 | confirms/s ÷ ceiling | $ratio |
 | CPU in the timed phase, cores of $(kv cores "$scratch/load"): gateway / loadgen / other | $(kv cpu_gateway "$scratch/load") / $(kv cpu_loadgen "$scratch/load") / $(kv cpu_other "$scratch/load") |
-| machine busy / iowait (cores) | $(kv cpu_busy "$scratch/load") / $(kv cpu_iowait "$scratch/load") |
+| machine busy / iowait / stolen by the hypervisor (cores) | $(kv cpu_busy "$scratch/load") / $(kv cpu_iowait "$scratch/load") / $(kv cpu_steal "$scratch/load") |
 | other processes, top by CPU (cores) | $(kv top_others "$scratch/load") |
 | SQLite writer thread: busy share of the timed phase, writes per group commit (from /metrics) | $(kv writer_busy "$scratch/load"), $(kv writer_writes_per_commit "$scratch/load") |
 | SQLite writer thread: share of the timed phase on a core / runnable but waiting for a core (its schedstat) | $(kv writer_on_cpu "$scratch/load") / $(kv writer_waiting_for_cpu "$scratch/load") |

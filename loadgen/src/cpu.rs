@@ -1,7 +1,10 @@
 //! Where the CPU went during a timed phase, read from Linux's `/proc`: the whole machine
-//! (`/proc/stat`: busy and iowait), the gateway (`/proc/PID/stat`, all its threads) and this
+//! (`/proc/stat`: busy, iowait, and time stolen by the hypervisor), the gateway (`/proc/PID/stat`, all its threads) and this
 //! process. Subtracting both from the machine's busy time shows what else was running.
 //! Every other process is read too, so the report can name what else used the CPU.
+//! On a virtual machine, "steal" is time a virtual CPU was ready to run while the host ran
+//! something else: the cores were not all ours, which is why the same binary's throughput
+//! drifts from run to run. It is reported apart and not counted as busy.
 //! Everywhere else (no `/proc`) the readings are absent and the report says so.
 
 use std::collections::HashMap;
@@ -13,9 +16,10 @@ const TICKS_PER_SECOND: u64 = 100;
 /// Cumulative counters at one instant, in ticks.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    /// Machine, all CPUs: every state but idle and iowait.
+    /// Machine, all CPUs: every state but idle, iowait and steal.
     machine_busy: u64,
     machine_iowait: u64,
+    machine_steal: u64,
     machine_total: u64,
     gateway: Option<u64>,
     own: Option<u64>,
@@ -30,6 +34,8 @@ pub struct Usage {
     pub cores: usize,
     pub machine_busy: f64,
     pub machine_iowait: f64,
+    /// Time the hypervisor gave the machine's CPUs to someone else while they were ready.
+    pub machine_steal: f64,
     pub gateway: Option<f64>,
     pub loadgen: f64,
     /// Busy time that was neither the gateway nor this process (kernel threads, other work).
@@ -73,8 +79,16 @@ fn all_processes() -> HashMap<u32, (String, u64)> {
     .collect()
 }
 
-/// (busy, iowait, total) from the aggregate `cpu` line of `/proc/stat`.
-fn parse_machine(text: &str) -> Option<(u64, u64, u64)> {
+/// The aggregate `cpu` line of `/proc/stat`, in ticks.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Machine {
+    busy: u64,
+    iowait: u64,
+    steal: u64,
+    total: u64,
+}
+
+fn parse_machine(text: &str) -> Option<Machine> {
     let line = text.lines().find(|l| l.starts_with("cpu "))?;
     let v: Vec<u64> = line
         .split_whitespace()
@@ -87,20 +101,40 @@ fn parse_machine(text: &str) -> Option<(u64, u64, u64)> {
     }
     let total: u64 = v.iter().sum();
     let (idle, iowait) = (v[3], v[4]);
-    Some((total - idle - iowait, iowait, total))
+    let steal = v.get(7).copied().unwrap_or(0);
+    Some(Machine {
+        busy: total - idle - iowait - steal,
+        iowait,
+        steal,
+        total,
+    })
+}
+
+/// The machine's counters now, without the per-process readings of [`snapshot`].
+pub fn machine() -> Option<Machine> {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|t| parse_machine(&t))
+}
+
+/// Cores stolen by the hypervisor between two readings, as a share of all the machine's
+/// CPU time over that interval (so it needs no clock of its own).
+pub fn steal_between(before: Option<&Machine>, after: Option<&Machine>) -> Option<f64> {
+    let (before, after) = (before?, after?);
+    let total = after.total.checked_sub(before.total).filter(|t| *t > 0)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Some(after.steal.saturating_sub(before.steal) as f64 / total as f64 * cores as f64)
 }
 
 pub fn snapshot(gateway_pid: Option<u32>) -> Snapshot {
-    let machine = std::fs::read_to_string("/proc/stat")
-        .ok()
-        .and_then(|t| parse_machine(&t));
-    let Some((machine_busy, machine_iowait, machine_total)) = machine else {
+    let Some(machine) = machine() else {
         return Snapshot::default();
     };
     Snapshot {
-        machine_busy,
-        machine_iowait,
-        machine_total,
+        machine_busy: machine.busy,
+        machine_iowait: machine.iowait,
+        machine_steal: machine.steal,
+        machine_total: machine.total,
         gateway: gateway_pid.and_then(|pid| process_ticks(&pid.to_string())),
         own: process_ticks("self"),
         processes: all_processes(),
@@ -128,6 +162,7 @@ pub fn usage(
     let share = |ticks: u64| ticks as f64 / machine_total * cores as f64;
     let machine_busy = share(after.machine_busy.saturating_sub(before.machine_busy));
     let machine_iowait = share(after.machine_iowait.saturating_sub(before.machine_iowait));
+    let machine_steal = share(after.machine_steal.saturating_sub(before.machine_steal));
     let gateway = match (before.gateway, after.gateway) {
         (Some(b), Some(a)) => Some(as_cores(a.saturating_sub(b))),
         _ => None,
@@ -157,6 +192,7 @@ pub fn usage(
         cores,
         machine_busy,
         machine_iowait,
+        machine_steal,
         gateway,
         loadgen,
         other,
@@ -176,8 +212,20 @@ mod tests {
     }
 
     #[test]
-    fn machine_line_splits_busy_from_idle_and_iowait() {
-        let text = "cpu  100 5 50 1000 40 3 2 0 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
-        assert_eq!(parse_machine(text), Some((160, 40, 1200)));
+    fn machine_line_splits_busy_from_idle_iowait_and_steal() {
+        let text = "cpu  100 5 50 1000 40 3 2 30 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
+        let expected = Machine {
+            busy: 160,
+            iowait: 40,
+            steal: 30,
+            total: 1230,
+        };
+        assert_eq!(parse_machine(text), Some(expected));
+        // A kernel too old to count steal has five to seven fields.
+        let old = "cpu  100 5 50 1000 40\n";
+        assert_eq!(
+            parse_machine(old).map(|m| (m.busy, m.steal)),
+            Some((155, 0))
+        );
     }
 }

@@ -15,6 +15,8 @@ pub struct Ceiling {
     pub threads: usize,
     pub opens: u64,
     pub wall: Duration,
+    /// Cores the hypervisor took away while the opens ran (`None` without `/proc`).
+    pub steal: Option<f64>,
 }
 
 impl Ceiling {
@@ -62,7 +64,7 @@ pub fn measure(threads: usize, iterations: u64) -> anyhow::Result<Ceiling> {
     let barrier = Barrier::new(threads + 1);
     let key = &key;
     let barrier = &barrier;
-    let (wall, failures) = std::thread::scope(|scope| {
+    let (wall, failures, machine_before) = std::thread::scope(|scope| {
         let workers: Vec<_> = sets
             .iter()
             .map(|set| {
@@ -82,18 +84,22 @@ pub fn measure(threads: usize, iterations: u64) -> anyhow::Result<Ceiling> {
                 })
             })
             .collect();
+        let machine_before = crate::cpu::machine();
         barrier.wait();
         let started = Instant::now();
         let failures: u64 = workers
             .into_iter()
             .map(|w| w.join().expect("ceiling thread panicked"))
             .sum();
-        (started.elapsed(), failures)
+        let wall = started.elapsed();
+        (wall, failures, machine_before)
     });
+    let steal = crate::cpu::steal_between(machine_before.as_ref(), crate::cpu::machine().as_ref());
     anyhow::ensure!(failures == 0, "{failures} envelopes failed to open");
     Ok(Ceiling {
         threads,
         opens: iterations * threads as u64,
         wall,
+        steal,
     })
 }

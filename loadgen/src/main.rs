@@ -153,6 +153,9 @@ fn crypto_ceiling(cli: &Cli) -> anyhow::Result<()> {
         ceiling.opens_per_second(),
         ceiling.micros_per_open_per_thread(),
     );
+    if let Some(steal) = ceiling.steal {
+        println!("  stolen by the hypervisor meanwhile: {steal:.2} cores");
+    }
     if cli.kv {
         println!("ceiling_threads={}", ceiling.threads);
         println!("ceiling_opens={}", ceiling.opens);
@@ -162,6 +165,10 @@ fn crypto_ceiling(cli: &Cli) -> anyhow::Result<()> {
             "ceiling_us_per_open={}",
             ceiling.micros_per_open_per_thread()
         );
+        let steal = ceiling
+            .steal
+            .map_or_else(|| "n/a".to_owned(), |s| format!("{s:.2}"));
+        println!("ceiling_cpu_steal={steal}");
     }
     Ok(())
 }
@@ -505,13 +512,14 @@ fn report(
     let fmt = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}"));
     if let Some(u) = &usage {
         println!(
-            "  cpu (cores of {}): gateway {}, loadgen {:.2}, other {}; machine busy {:.2}, iowait {:.2}",
+            "  cpu (cores of {}): gateway {}, loadgen {:.2}, other {}; machine busy {:.2}, iowait {:.2}, stolen by the hypervisor {:.2}",
             u.cores,
             fmt(u.gateway),
             u.loadgen,
             fmt(u.other),
             u.machine_busy,
-            u.machine_iowait
+            u.machine_iowait,
+            u.machine_steal
         );
         println!("  top others:  {}", others_label(&u.top_others));
     }
@@ -550,6 +558,7 @@ fn report(
             println!("cpu_other={}", fmt(u.other));
             println!("cpu_busy={:.2}", u.machine_busy);
             println!("cpu_iowait={:.2}", u.machine_iowait);
+            println!("cpu_steal={:.2}", u.machine_steal);
             println!("top_others={}", others_label(&u.top_others));
         }
         if let Some(w) = &writer {
