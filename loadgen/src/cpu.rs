@@ -1,10 +1,11 @@
 //! Where the CPU went during a timed phase, read from Linux's `/proc`: the whole machine
-//! (`/proc/stat`: busy, iowait, and time stolen by the hypervisor), the gateway (`/proc/PID/stat`, all its threads) and this
-//! process. Subtracting both from the machine's busy time shows what else was running.
-//! Every other process is read too, so the report can name what else used the CPU.
-//! On a virtual machine, "steal" is time a virtual CPU was ready to run while the host ran
-//! something else: the cores were not all ours, which is why the same binary's throughput
-//! drifts from run to run. It is reported apart and not counted as busy.
+//! (`/proc/stat`: busy, iowait, and time stolen by the hypervisor), the gateway
+//! (`/proc/PID/stat`, all its threads) and this process. Subtracting both from the machine's
+//! busy time shows what else was running. Every other process is read too, so the report
+//! can name what else used the CPU. On a virtual machine, "steal" is time a virtual CPU was
+//! ready to run while the host ran something else: the cores were not all ours, one reason
+//! the same binary's throughput can drift between runs. It is reported apart and not
+//! counted as busy.
 //! Everywhere else (no `/proc`) the readings are absent and the report says so.
 
 use std::collections::HashMap;
@@ -117,13 +118,21 @@ pub fn machine() -> Option<Machine> {
         .and_then(|t| parse_machine(&t))
 }
 
-/// Cores stolen by the hypervisor between two readings, as a share of all the machine's
-/// CPU time over that interval (so it needs no clock of its own).
+/// `ticks` of the machine's CPUs as cores, out of the `total` ticks all of them counted over
+/// the same interval (so it needs no clock of its own).
+fn as_machine_cores(ticks: u64, total: u64) -> f64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    ticks as f64 / total.max(1) as f64 * cores as f64
+}
+
+/// Cores stolen by the hypervisor between two readings.
 pub fn steal_between(before: Option<&Machine>, after: Option<&Machine>) -> Option<f64> {
     let (before, after) = (before?, after?);
-    let total = after.total.checked_sub(before.total).filter(|t| *t > 0)?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Some(after.steal.saturating_sub(before.steal) as f64 / total as f64 * cores as f64)
+    let total = after.total.saturating_sub(before.total);
+    Some(as_machine_cores(
+        after.steal.saturating_sub(before.steal),
+        total,
+    ))
 }
 
 pub fn snapshot(gateway_pid: Option<u32>) -> Snapshot {
@@ -155,11 +164,8 @@ pub fn usage(
     let seconds = wall.as_secs_f64();
     let as_cores = |ticks: u64| ticks as f64 / TICKS_PER_SECOND as f64 / seconds;
     // /proc/stat's aggregate counts ticks of all CPUs; its own total gives the true interval.
-    let machine_total = after
-        .machine_total
-        .saturating_sub(before.machine_total)
-        .max(1) as f64;
-    let share = |ticks: u64| ticks as f64 / machine_total * cores as f64;
+    let machine_total = after.machine_total.saturating_sub(before.machine_total);
+    let share = |ticks: u64| as_machine_cores(ticks, machine_total);
     let machine_busy = share(after.machine_busy.saturating_sub(before.machine_busy));
     let machine_iowait = share(after.machine_iowait.saturating_sub(before.machine_iowait));
     let machine_steal = share(after.machine_steal.saturating_sub(before.machine_steal));
@@ -227,5 +233,24 @@ mod tests {
             parse_machine(old).map(|m| (m.busy, m.steal)),
             Some((155, 0))
         );
+    }
+
+    #[test]
+    fn steal_is_a_share_of_the_interval_and_absent_without_readings() {
+        let at = |steal, total| Machine {
+            busy: 0,
+            iowait: 0,
+            steal,
+            total,
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        // A tenth of every CPU's ticks stolen over the interval: a tenth of each core.
+        let stolen = steal_between(Some(&at(10, 1000)), Some(&at(30, 1200))).unwrap();
+        assert!((stolen - 0.1 * cores).abs() < 1e-9, "{stolen}");
+        assert_eq!(
+            steal_between(Some(&at(5, 100)), Some(&at(5, 300))),
+            Some(0.0)
+        );
+        assert_eq!(steal_between(None, Some(&at(5, 300))), None);
     }
 }
