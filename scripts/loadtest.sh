@@ -149,6 +149,11 @@ fs_type=$(df -T "$data" | awk 'NR == 2 { print $2 }')
 throughput=$(kv throughput_rps "$scratch/load")
 ceiling=$(kv ceiling_opens_per_s "$scratch/ceiling")
 ratio=$(awk -v t="$throughput" -v c="$ceiling" 'BEGIN { printf "%.1f %%", 100 * t / c }')
+# What a confirm cost the whole machine, in µs of CPU and in opens of the ceiling; half the
+# ceiling leaves a confirm two opens' worth of CPU on these cores, for everything.
+cpu_per_confirm=$(awk -v b="$(kv cpu_busy "$scratch/load")" -v t="$throughput" \
+    -v o="$(kv ceiling_us_per_open "$scratch/ceiling")" \
+    'BEGIN { if (t > 0 && o > 0) printf "%.0f µs = %.1f opens", 1e6 * b / t, 1e6 * b / t / o; else print "n/a" }')
 cat <<EOF
 
 | figure | value |
@@ -158,6 +163,7 @@ cat <<EOF
 | errors (by status) | $(kv errors "$scratch/load") ($(kv errors_by_status "$scratch/load")) |
 | crypto-only ceiling: Envelope v1 opens/s on 2 threads | $ceiling ($(kv ceiling_us_per_open "$scratch/ceiling") µs per open per thread; $(kv ceiling_cpu_steal "$scratch/ceiling") cores stolen by the hypervisor meanwhile) |
 | confirms/s ÷ ceiling | $ratio |
+| machine CPU a confirm (busy ÷ confirms/s), in opens of the ceiling (half the ceiling allows 2) | $cpu_per_confirm |
 | CPU in the timed phase, cores of $(kv cores "$scratch/load"): gateway / loadgen / other | $(kv cpu_gateway "$scratch/load") / $(kv cpu_loadgen "$scratch/load") / $(kv cpu_other "$scratch/load") |
 | machine busy / iowait / stolen by the hypervisor (cores) | $(kv cpu_busy "$scratch/load") / $(kv cpu_iowait "$scratch/load") / $(kv cpu_steal "$scratch/load") |
 | other processes, top by CPU (cores) | $(kv top_others "$scratch/load") |
