@@ -10,7 +10,7 @@
 # The gateway and the load generator share the machine's cores, and anything else running
 # shows in the "other CPU" figure, so read the numbers together with it. On a virtual machine
 # the host may also run someone else on our cores ("stolen by the hypervisor"), one reason
-# one binary's figures drift between runs.
+# the same binary's figures drift between runs.
 #
 # Usage: scripts/loadtest.sh
 # Knobs (environment):
