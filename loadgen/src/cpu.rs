@@ -17,16 +17,12 @@ const TICKS_PER_SECOND: u64 = 100;
 /// Cumulative counters at one instant, in ticks.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    /// Machine, all CPUs: every state but idle, iowait and steal.
-    machine_busy: u64,
-    machine_iowait: u64,
-    machine_steal: u64,
-    machine_total: u64,
+    /// The whole machine; absent where `/proc/stat` cannot be read, and then nothing is.
+    machine: Option<Machine>,
     gateway: Option<u64>,
     own: Option<u64>,
     /// Every process: pid → (command name, ticks).
     processes: HashMap<u32, (String, u64)>,
-    available: bool,
 }
 
 /// Averages over an interval, in cores (1.0 = one core fully busy).
@@ -81,8 +77,9 @@ fn all_processes() -> HashMap<u32, (String, u64)> {
 }
 
 /// The aggregate `cpu` line of `/proc/stat`, in ticks.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Machine {
+    /// Every state but idle, iowait and steal.
     busy: u64,
     iowait: u64,
     steal: u64,
@@ -125,14 +122,18 @@ fn as_machine_cores(ticks: u64, total: u64) -> f64 {
     ticks as f64 / total.max(1) as f64 * cores as f64
 }
 
+/// How many cores one of the machine's counters used between two readings; /proc/stat's
+/// aggregate counts ticks of all CPUs, and its own total gives the true interval.
+fn cores_between(before: &Machine, after: &Machine, counter: fn(&Machine) -> u64) -> f64 {
+    as_machine_cores(
+        counter(after).saturating_sub(counter(before)),
+        after.total.saturating_sub(before.total),
+    )
+}
+
 /// Cores stolen by the hypervisor between two readings.
 pub fn steal_between(before: Option<&Machine>, after: Option<&Machine>) -> Option<f64> {
-    let (before, after) = (before?, after?);
-    let total = after.total.saturating_sub(before.total);
-    Some(as_machine_cores(
-        after.steal.saturating_sub(before.steal),
-        total,
-    ))
+    Some(cores_between(before?, after?, |m| m.steal))
 }
 
 pub fn snapshot(gateway_pid: Option<u32>) -> Snapshot {
@@ -140,14 +141,10 @@ pub fn snapshot(gateway_pid: Option<u32>) -> Snapshot {
         return Snapshot::default();
     };
     Snapshot {
-        machine_busy: machine.busy,
-        machine_iowait: machine.iowait,
-        machine_steal: machine.steal,
-        machine_total: machine.total,
+        machine: Some(machine),
         gateway: gateway_pid.and_then(|pid| process_ticks(&pid.to_string())),
         own: process_ticks("self"),
         processes: all_processes(),
-        available: true,
     }
 }
 
@@ -157,18 +154,18 @@ pub fn usage(
     wall: Duration,
     gateway_pid: Option<u32>,
 ) -> Option<Usage> {
-    if !before.available || !after.available || wall.is_zero() {
+    let (Some(m0), Some(m1)) = (&before.machine, &after.machine) else {
+        return None;
+    };
+    if wall.is_zero() {
         return None;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let seconds = wall.as_secs_f64();
     let as_cores = |ticks: u64| ticks as f64 / TICKS_PER_SECOND as f64 / seconds;
-    // /proc/stat's aggregate counts ticks of all CPUs; its own total gives the true interval.
-    let machine_total = after.machine_total.saturating_sub(before.machine_total);
-    let share = |ticks: u64| as_machine_cores(ticks, machine_total);
-    let machine_busy = share(after.machine_busy.saturating_sub(before.machine_busy));
-    let machine_iowait = share(after.machine_iowait.saturating_sub(before.machine_iowait));
-    let machine_steal = share(after.machine_steal.saturating_sub(before.machine_steal));
+    let machine_busy = cores_between(m0, m1, |m| m.busy);
+    let machine_iowait = cores_between(m0, m1, |m| m.iowait);
+    let machine_steal = cores_between(m0, m1, |m| m.steal);
     let gateway = match (before.gateway, after.gateway) {
         (Some(b), Some(a)) => Some(as_cores(a.saturating_sub(b))),
         _ => None,
@@ -252,5 +249,34 @@ mod tests {
             Some(0.0)
         );
         assert_eq!(steal_between(None, Some(&at(5, 300))), None);
+    }
+
+    #[test]
+    fn usage_needs_the_machine_in_both_readings_and_splits_its_time() {
+        let at = |busy, steal, total| Snapshot {
+            machine: Some(Machine {
+                busy,
+                iowait: 0,
+                steal,
+                total,
+            }),
+            ..Snapshot::default()
+        };
+        let wall = Duration::from_secs(1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let u = usage(&at(100, 0, 1000), &at(400, 100, 2000), wall, None).unwrap();
+        assert!(
+            (u.machine_busy - 0.3 * cores).abs() < 1e-9,
+            "{}",
+            u.machine_busy
+        );
+        assert!(
+            (u.machine_steal - 0.1 * cores).abs() < 1e-9,
+            "{}",
+            u.machine_steal
+        );
+        assert!(usage(&Snapshot::default(), &at(400, 100, 2000), wall, None).is_none());
+        assert!(usage(&at(100, 0, 1000), &Snapshot::default(), wall, None).is_none());
+        assert!(usage(&at(100, 0, 1000), &at(400, 100, 2000), Duration::ZERO, None).is_none());
     }
 }

@@ -165,12 +165,14 @@ fn crypto_ceiling(cli: &Cli) -> anyhow::Result<()> {
             "ceiling_us_per_open={}",
             ceiling.micros_per_open_per_thread()
         );
-        let steal = ceiling
-            .steal
-            .map_or_else(|| "n/a".to_owned(), |s| format!("{s:.2}"));
-        println!("ceiling_cpu_steal={steal}");
+        println!("ceiling_cpu_steal={}", or_na(ceiling.steal));
     }
     Ok(())
+}
+
+/// A figure to two decimals, or "n/a" where it could not be read.
+fn or_na(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}"))
 }
 
 async fn wait_healthz(client: &HttpClient, url: &str, limit: Duration) -> anyhow::Result<()> {
@@ -509,14 +511,13 @@ fn report(
         "  latency:     p50 {} µs, p90 {} µs, p99 {} µs, max {} µs (successful confirms)",
         l.p50, l.p90, l.p99, l.max
     );
-    let fmt = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}"));
     if let Some(u) = &usage {
         println!(
             "  cpu (cores of {}): gateway {}, loadgen {:.2}, other {}; machine busy {:.2}, iowait {:.2}, stolen by the hypervisor {:.2}",
             u.cores,
-            fmt(u.gateway),
+            or_na(u.gateway),
             u.loadgen,
-            fmt(u.other),
+            or_na(u.other),
             u.machine_busy,
             u.machine_iowait,
             u.machine_steal
@@ -553,9 +554,9 @@ fn report(
         println!("max_us={}", l.max);
         if let Some(u) = &usage {
             println!("cores={}", u.cores);
-            println!("cpu_gateway={}", fmt(u.gateway));
+            println!("cpu_gateway={}", or_na(u.gateway));
             println!("cpu_loadgen={:.2}", u.loadgen);
-            println!("cpu_other={}", fmt(u.other));
+            println!("cpu_other={}", or_na(u.other));
             println!("cpu_busy={:.2}", u.machine_busy);
             println!("cpu_iowait={:.2}", u.machine_iowait);
             println!("cpu_steal={:.2}", u.machine_steal);
@@ -564,10 +565,10 @@ fn report(
         if let Some(w) = &writer {
             println!("writer_busy={:.3}", w.busy);
             println!("writer_writes_per_commit={:.1}", w.writes_per_commit());
-            println!("writer_on_cpu={}", fmt(w.sched.map(|s| s.on_cpu)));
+            println!("writer_on_cpu={}", or_na(w.sched.map(|s| s.on_cpu)));
             println!(
                 "writer_waiting_for_cpu={}",
-                fmt(w.sched.map(|s| s.waiting_for_cpu))
+                or_na(w.sched.map(|s| s.waiting_for_cpu))
             );
         }
     }
