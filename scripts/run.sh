@@ -49,6 +49,7 @@ cat <<MSG
 
   Payframe gateway   $PAYFRAME_PUBLIC_URL   (frame: $PAYFRAME_PUBLIC_URL/frame/, SDK: $PAYFRAME_PUBLIC_URL/embed.js)
   Demo shop          $shop_origin
+  Merchant dashboard $PAYFRAME_PUBLIC_URL/dashboard  (sign in with the secret_key in $merchant_file)
 
   Open the demo shop and pay with the test card 4242 4242 4242 4242,
   any future expiry (e.g. 12 / 30) and any CVC (e.g. 123).

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod customers;
+pub mod dashboard;
 pub mod ids;
 pub mod keys;
 pub mod locks;

@@ -75,6 +75,13 @@ struct RateLimitArgs {
     /// Merchant API requests per API key.
     #[arg(long, env = "PAYFRAME_RATE_LIMIT_API_KEY", default_value = "100/s:200")]
     rate_limit_api_key: Limit,
+    /// Dashboard sign-in attempts per client IP.
+    #[arg(
+        long,
+        env = "PAYFRAME_RATE_LIMIT_DASHBOARD_SIGN_IN",
+        default_value = "10/m:10"
+    )]
+    rate_limit_dashboard_sign_in: Limit,
     /// A proxy or load balancer (IP or CIDR, repeatable; env: comma-separated) whose
     /// `X-Forwarded-For` names the client. Only for proxies you run: without this the
     /// header is ignored, since any client could send one to dodge its per-IP limits.
@@ -97,6 +104,7 @@ impl RateLimitArgs {
             confirm_session: self.rate_limit_confirm_session,
             card_fingerprint: self.rate_limit_card,
             api_key: self.rate_limit_api_key,
+            dashboard_sign_in_ip: self.rate_limit_dashboard_sign_in,
             trusted_proxies: self.trusted_proxies,
         }
     }

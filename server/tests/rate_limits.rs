@@ -267,6 +267,7 @@ async fn limits_switched_off_never_refuse() {
             confirm_session: Limit::OFF,
             card_fingerprint: Limit::OFF,
             api_key: Limit::OFF,
+            dashboard_sign_in_ip: Limit::OFF,
             trusted_proxies: Vec::new(),
         };
     })

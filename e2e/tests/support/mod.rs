@@ -11,8 +11,10 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body_util::BodyExt;
+use payframe_e2e::Browser;
 use payframe_server::master_key::MasterKey;
 use payframe_server::{Settings, build_state, system_clock};
+use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -47,6 +49,49 @@ fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
     .clone()
 }
 
+/// axe-core's source: `PAYFRAME_AXE_JS` (set by scripts/setup.sh), else where setup puts it.
+pub fn axe_source() -> String {
+    let path = std::env::var("PAYFRAME_AXE_JS").unwrap_or_else(|_| {
+        let pins = std::fs::read_to_string(workspace_root().join("tools.versions")).unwrap();
+        let version = pins
+            .lines()
+            .find_map(|l| l.strip_prefix("AXE_CORE_NPM_VERSION="))
+            .expect("AXE_CORE_NPM_VERSION in tools.versions");
+        let cache = std::env::var("PAYFRAME_TOOLS").unwrap_or_else(|_| {
+            format!(
+                "{}/.cache/payframe-tools",
+                std::env::var("HOME").unwrap_or_default()
+            )
+        });
+        format!("{cache}/axe-core-{version}/node_modules/axe-core/axe.min.js")
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core not found at {path} ({e}): run `source scripts/setup.sh && setup_test_tools`"
+        )
+    })
+}
+
+/// Runs axe on the current document; returns the violations as `[{id, impact, nodes}]`.
+pub async fn axe_violations(browser: &Browser, axe: &str) -> Value {
+    let loaded = browser
+        .eval(&format!("{axe}\nreturn typeof axe;"), vec![])
+        .await
+        .unwrap();
+    assert_eq!(loaded, "object", "axe-core did not load in the frame");
+    browser
+        .eval_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+               .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact,
+                 nodes: v.nodes.map(n => n.target.join(' ')) }))))
+               .catch(e => done([{ id: 'axe-error', impact: String(e), nodes: [] }]));",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -54,6 +99,8 @@ pub fn workspace_root() -> PathBuf {
 pub struct Stack {
     pub shop_url: String,
     pub gateway_url: String,
+    /// The demo shop's secret key (test mode): what its merchant signs in to the dashboard with.
+    pub secret_key: String,
     pub data_dir: tempfile::TempDir,
     _background: payframe_server::Background,
     bodies: Arc<Mutex<Vec<(String, Bytes)>>>,
@@ -110,7 +157,7 @@ impl Stack {
         let shop = demo_shop::app_with_webhooks(
             demo_shop::ShopConfig {
                 gateway_url: gateway_url.clone(),
-                secret_key: merchant.secret_key,
+                secret_key: merchant.secret_key.clone(),
             },
             Some(merchant.webhook_secret),
         );
@@ -118,6 +165,7 @@ impl Stack {
         Stack {
             shop_url,
             gateway_url,
+            secret_key: merchant.secret_key,
             data_dir,
             _background: background,
             bodies,

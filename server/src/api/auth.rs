@@ -72,8 +72,19 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthedMerchant,
         })?;
     let key = header
         .strip_prefix("Bearer ")
-        .filter(|k| k.starts_with("sk_test_") || k.starts_with("sk_live_"))
         .ok_or_else(|| unauthorized("invalid_api_key", "Invalid API key."))?;
+    authenticate_key(state, key).await
+}
+
+/// The merchant whose active secret key is `key` (the API's bearer token, or what a
+/// merchant typed into the dashboard's sign-in form).
+pub(crate) async fn authenticate_key(
+    state: &AppState,
+    key: &str,
+) -> Result<AuthedMerchant, ApiError> {
+    if !(key.starts_with("sk_test_") || key.starts_with("sk_live_")) {
+        return Err(unauthorized("invalid_api_key", "Invalid API key."));
+    }
     let hash = hash_secret(key);
     let (merchant, key_id, stored_hash, livemode) = state
         .store

@@ -51,6 +51,7 @@ pub fn app(state: AppState) -> Router {
             )),
         )
         .merge(frame_page::router())
+        .merge(crate::dashboard::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -9,6 +9,7 @@ use super::error::ApiError;
 use crate::state::AppState;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::Extensions;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -110,6 +111,9 @@ pub struct RateLimitSettings {
     pub card_fingerprint: Limit,
     /// Merchant API requests per API key.
     pub api_key: Limit,
+    /// Dashboard sign-in attempts per client IP: the form takes a secret key, so guessing
+    /// is slowed here as well as by the key's size.
+    pub dashboard_sign_in_ip: Limit,
     /// Proxies (load balancers) whose `X-Forwarded-For` is believed. Empty: the header is
     /// ignored, because any client can send it and would pick its own rate-limit key.
     pub trusted_proxies: Vec<IpNet>,
@@ -123,6 +127,7 @@ impl Default for RateLimitSettings {
             confirm_session: Limit::per_minute(10, 5),
             card_fingerprint: Limit::per_hour(10, 10),
             api_key: Limit::per_second(100, 200),
+            dashboard_sign_in_ip: Limit::per_minute(10, 10),
             trusted_proxies: Vec::new(),
         }
     }
@@ -137,6 +142,7 @@ impl RateLimitSettings {
             confirm_session: Limit::OFF,
             card_fingerprint: Limit::OFF,
             api_key: Limit::OFF,
+            dashboard_sign_in_ip: Limit::OFF,
             trusted_proxies: Vec::new(),
         }
     }
@@ -155,6 +161,7 @@ pub struct RateLimits {
     confirm_session: Keyed<String>,
     card_fingerprint: Keyed<[u8; 32]>,
     api_key: Keyed<String>,
+    dashboard_sign_in_ip: Keyed<IpAddr>,
     trusted_proxies: Vec<IpNet>,
 }
 
@@ -170,6 +177,7 @@ impl RateLimits {
             confirm_session: keyed(settings.confirm_session),
             card_fingerprint: keyed(settings.card_fingerprint),
             api_key: keyed(settings.api_key),
+            dashboard_sign_in_ip: keyed(settings.dashboard_sign_in_ip),
             trusted_proxies: settings.trusted_proxies.clone(),
         }
     }
@@ -217,6 +225,30 @@ impl RateLimits {
             &key_id.to_owned(),
             "Too many requests with this API key.",
         )
+    }
+
+    /// A dashboard sign-in attempt from `ip`.
+    pub fn dashboard_sign_in(&self, ip: IpAddr) -> Result<(), ApiError> {
+        check(
+            self.dashboard_sign_in_ip.as_ref(),
+            &ip,
+            "Too many sign-in attempts from this address. Try again in a minute.",
+        )
+    }
+
+    /// The client's address of a request: its connection's peer, unless that peer is a
+    /// trusted proxy (see [`RateLimits::client_ip`]).
+    pub fn request_ip(&self, extensions: &Extensions, headers: &HeaderMap) -> IpAddr {
+        // `MockConnectInfo` is how tests give the router a peer without a connection.
+        let peer = extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .or_else(|| {
+                extensions
+                    .get::<MockConnectInfo<SocketAddr>>()
+                    .map(|MockConnectInfo(addr)| addr.ip())
+            });
+        self.client_ip(peer, headers)
     }
 
     /// The client's address: the connection's peer, unless that peer is a trusted proxy —
@@ -305,17 +337,7 @@ pub fn rate_limited(wait: Duration, message: &'static str) -> ApiError {
 /// also against the tighter confirm limit — before the body is read or anything is loaded.
 pub async fn frame_layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limits = &state.rate_limits;
-    // `MockConnectInfo` is how tests give the router a peer without a connection.
-    let extensions = request.extensions();
-    let peer = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-        .or_else(|| {
-            extensions
-                .get::<MockConnectInfo<SocketAddr>>()
-                .map(|MockConnectInfo(addr)| addr.ip())
-        });
-    let ip = limits.client_ip(peer, request.headers());
+    let ip = limits.request_ip(request.extensions(), request.headers());
     let confirm = request.method() == Method::POST && request.uri().path().ends_with("/confirm");
     let checked = limits.frame_request(ip).and_then(|()| {
         if confirm {

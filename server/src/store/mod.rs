@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod customers;
+pub mod dashboard;
 mod idempotency;
 mod payments;
 mod sweeps;

@@ -1,0 +1,293 @@
+//! What the merchant dashboard reads and writes: its sign-in sessions (by the hash of the
+//! browser's token, tied to the API key that signed in) and its read-only summaries of one
+//! merchant's payments in one mode (test or live), computed by the database.
+
+use super::exec::Columns;
+use super::{Merchant, Store, StoreError, audit, json_list};
+use sqlx::Row;
+
+/// A signed-in dashboard session, found by its token's hash.
+#[derive(Debug, Clone)]
+pub struct DashboardSession {
+    pub merchant: Merchant,
+    pub api_key_id: String,
+    pub livemode: bool,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// One currency's payments created since the summary's start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyTotals {
+    pub currency: String,
+    pub payments: i64,
+    /// Payments the processor answered (everything but `processing`).
+    pub decided: i64,
+    /// Of those, the ones it authorized (every status but `failed`).
+    pub approved: i64,
+    /// Minor units captured.
+    pub captured: i64,
+}
+
+/// Refunds made since the summary's start, in one currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundTotals {
+    pub currency: String,
+    pub refunds: i64,
+    pub amount: i64,
+}
+
+/// One UTC day's payments in one currency (days are 86,400 s: Unix time has no leap seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayTotals {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub currency: String,
+    pub payments: i64,
+    pub captured: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub by_currency: Vec<CurrencyTotals>,
+    pub refunds: Vec<RefundTotals>,
+    /// (decline code, payments), most frequent first.
+    pub declines: Vec<(String, i64)>,
+    pub days: Vec<DayTotals>,
+}
+
+/// A row of the dashboard's payment list.
+#[derive(Debug, Clone)]
+pub struct PaymentLine {
+    pub id: String,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub brand: String,
+    pub last4: String,
+    pub decline_code: Option<String>,
+    pub amount_refunded: i64,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Records a sign-in with `api_key_id` and, in the same transaction, its audit entry
+    /// and the removal of sessions no longer valid at `stale_before` (last seen earlier).
+    pub async fn insert_dashboard_session(
+        &self,
+        token_hash: &[u8],
+        api_key_id: &str,
+        entry: &audit::NewAuditEntry,
+        stale_before: i64,
+    ) -> Result<(), StoreError> {
+        let (_write, mut tx) = self.begin().await?;
+        sqlx::query("DELETE FROM dashboard_sessions WHERE last_seen_at < $1")
+            .bind(stale_before)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO dashboard_sessions (token_hash, api_key_id, created_at, last_seen_at)
+             VALUES ($1, $2, $3, $3)",
+        )
+        .bind(token_hash)
+        .bind(api_key_id)
+        .bind(entry.at)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The session of `token_hash`, if its API key is still active.
+    pub async fn dashboard_session(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<DashboardSession>, StoreError> {
+        let row = sqlx::query(
+            "SELECT m.id, m.name, m.origins, k.id AS key_id, k.livemode, s.created_at, s.last_seen_at
+             FROM dashboard_sessions s
+             JOIN api_keys k ON k.id = s.api_key_id AND k.revoked_at IS NULL
+             JOIN merchants m ON m.id = k.merchant_id
+             WHERE s.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(DashboardSession {
+                merchant: Merchant {
+                    id: r.get("id"),
+                    name: r.get("name"),
+                    origins: json_list(r.get("origins"))?,
+                },
+                api_key_id: r.get("key_id"),
+                livemode: r.flag("livemode")?,
+                created_at: r.get("created_at"),
+                last_seen_at: r.get("last_seen_at"),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn touch_dashboard_session(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (_write, mut tx) = self.begin().await?;
+        sqlx::query("UPDATE dashboard_sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(now)
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends a session; with `entry`, records the sign-out in the same transaction.
+    pub async fn delete_dashboard_session(
+        &self,
+        token_hash: &[u8],
+        entry: Option<&audit::NewAuditEntry>,
+    ) -> Result<(), StoreError> {
+        let (_write, mut tx) = self.begin().await?;
+        sqlx::query("DELETE FROM dashboard_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(entry) = entry {
+            audit::append(&mut tx, entry).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The merchant's payments in one mode created at or after `since` (Unix seconds),
+    /// summed by the database; refunds are counted by when they were made.
+    pub async fn dashboard_summary(
+        &self,
+        merchant_id: &str,
+        livemode: bool,
+        since: i64,
+    ) -> Result<Summary, StoreError> {
+        // PostgreSQL sums BIGINTs as NUMERIC, which the Any driver cannot read: the sums
+        // are cast back (a no-op on SQLite).
+        let currencies = sqlx::query(
+            "SELECT currency, COUNT(*) AS payments,
+                    CAST(SUM(CASE WHEN status <> 'processing' THEN 1 ELSE 0 END) AS BIGINT) AS decided,
+                    CAST(SUM(CASE WHEN status <> 'processing' AND status <> 'failed' THEN 1 ELSE 0 END) AS BIGINT) AS approved,
+                    CAST(SUM(amount_captured) AS BIGINT) AS captured
+             FROM payments WHERE merchant_id = $1 AND livemode = $2 AND created_at >= $3
+             GROUP BY currency ORDER BY currency",
+        )
+        .bind(merchant_id)
+        .bind(livemode)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let refunds = sqlx::query(
+            "SELECT p.currency, COUNT(*) AS refunds, CAST(SUM(r.amount) AS BIGINT) AS amount
+             FROM refunds r JOIN payments p ON p.id = r.payment_id
+             WHERE p.merchant_id = $1 AND p.livemode = $2 AND r.created_at >= $3
+             GROUP BY p.currency ORDER BY p.currency",
+        )
+        .bind(merchant_id)
+        .bind(livemode)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let declines = sqlx::query(
+            "SELECT COALESCE(decline_code, 'unknown') AS code, COUNT(*) AS payments
+             FROM payments
+             WHERE merchant_id = $1 AND livemode = $2 AND created_at >= $3 AND status = 'failed'
+             GROUP BY COALESCE(decline_code, 'unknown') ORDER BY payments DESC, code",
+        )
+        .bind(merchant_id)
+        .bind(livemode)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let days = sqlx::query(
+            "SELECT created_at / 86400 AS day, currency, COUNT(*) AS payments,
+                    CAST(SUM(amount_captured) AS BIGINT) AS captured
+             FROM payments WHERE merchant_id = $1 AND livemode = $2 AND created_at >= $3
+             GROUP BY created_at / 86400, currency ORDER BY day, currency",
+        )
+        .bind(merchant_id)
+        .bind(livemode)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Summary {
+            by_currency: currencies
+                .iter()
+                .map(|r| CurrencyTotals {
+                    currency: r.get("currency"),
+                    payments: r.get("payments"),
+                    decided: r.get("decided"),
+                    approved: r.get("approved"),
+                    captured: r.get("captured"),
+                })
+                .collect(),
+            refunds: refunds
+                .iter()
+                .map(|r| RefundTotals {
+                    currency: r.get("currency"),
+                    refunds: r.get("refunds"),
+                    amount: r.get("amount"),
+                })
+                .collect(),
+            declines: declines
+                .iter()
+                .map(|r| (r.get("code"), r.get("payments")))
+                .collect(),
+            days: days
+                .iter()
+                .map(|r| DayTotals {
+                    day: r.get("day"),
+                    currency: r.get("currency"),
+                    payments: r.get("payments"),
+                    captured: r.get("captured"),
+                })
+                .collect(),
+        })
+    }
+
+    /// The merchant's payments in one mode, newest first, `limit` of them after the payment
+    /// `starting_after` (the last one of the previous page).
+    pub async fn dashboard_payments(
+        &self,
+        merchant_id: &str,
+        livemode: bool,
+        limit: i64,
+        starting_after: Option<&str>,
+    ) -> Result<Vec<PaymentLine>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, status, amount, currency, brand, last4, decline_code, amount_refunded, created_at
+             FROM payments WHERE merchant_id = $1 AND livemode = $2
+               AND ($3 IS NULL OR (created_at, id) < (SELECT created_at, id FROM payments WHERE id = $3 AND merchant_id = $1))
+             ORDER BY created_at DESC, id DESC LIMIT $4",
+        )
+        .bind(merchant_id)
+        .bind(livemode)
+        .bind(starting_after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PaymentLine {
+                id: r.get("id"),
+                status: r.get("status"),
+                amount: r.get("amount"),
+                currency: r.get("currency"),
+                brand: r.get("brand"),
+                last4: r.get("last4"),
+                decline_code: r.get("decline_code"),
+                amount_refunded: r.get("amount_refunded"),
+                created_at: r.get("created_at"),
+            })
+            .collect())
+    }
+}
