@@ -108,6 +108,17 @@ async fn pay(gw: &Gateway, key: &str, amount: i64, capture: &str, number: &str) 
         .to_owned()
 }
 
+/// Gives the merchant of `key` a new key of the mode `livemode` (as `merchant roll-key`);
+/// returns it.
+async fn roll_key(gw: &Gateway, key: &str, livemode: bool) -> String {
+    let store = &gw.state().store;
+    let hash = payframe_server::api::auth::hash_secret(key);
+    let (merchant, ..) = store.merchant_by_key_hash(&hash).await.unwrap().unwrap();
+    payframe_server::merchants::roll_key(store, &merchant.id, livemode, gw.now())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn pages_need_a_session_and_the_sign_in_page_is_protected() {
     let gw = Gateway::start().await;
@@ -342,17 +353,7 @@ async fn a_session_ends_at_sign_out_when_idle_and_when_its_key_is_rolled() {
     );
 
     let cookie = sign_in(&gw, &key).await;
-    let merchant = gw
-        .state()
-        .store
-        .merchant_by_key_hash(&payframe_server::api::auth::hash_secret(&key))
-        .await
-        .unwrap()
-        .unwrap()
-        .0;
-    payframe_server::merchants::roll_key(&gw.state().store, &merchant.id, false, gw.now())
-        .await
-        .unwrap();
+    roll_key(&gw, &key, false).await;
     assert_eq!(
         get(&gw, "/dashboard", Some(&cookie)).await.status,
         StatusCode::SEE_OTHER
@@ -422,4 +423,40 @@ async fn merchant_data_is_escaped() {
         page.body
     );
     assert!(!page.body.contains("<script>"));
+}
+
+#[tokio::test]
+async fn a_live_key_sees_live_data_only() {
+    let gw = Gateway::start().await;
+    let test_key = gw.merchant("Shop", &[SHOP]).await;
+    let test_payment = pay(&gw, &test_key, 1_000, "automatic", "4242424242424242").await;
+    // The same merchant's live key: its dashboard is another mode's.
+    let live_key = roll_key(&gw, &test_key, true).await;
+    assert!(live_key.starts_with("sk_live_"));
+    let cookie = sign_in(&gw, &live_key).await;
+    let page = get(&gw, "/dashboard", Some(&cookie)).await;
+    assert!(page.body.contains("Live data") && !page.body.contains("Test data"));
+    assert!(
+        page.body
+            .contains("<h2>Payments</h2><p class=\"figure\">0</p>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(&test_payment));
+    let detail = get(
+        &gw,
+        &format!("/dashboard/payments/{test_payment}"),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(detail.status, StatusCode::NOT_FOUND);
+    // The test key still sees it.
+    let cookie = sign_in(&gw, &test_key).await;
+    let detail = get(
+        &gw,
+        &format!("/dashboard/payments/{test_payment}"),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(detail.status, StatusCode::OK);
 }
