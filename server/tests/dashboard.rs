@@ -168,12 +168,15 @@ async fn a_wrong_key_is_refused_and_a_right_one_signs_in_and_is_audited() {
         assert!(page.body.contains("not recognised"), "{}", page.body);
         assert!(page.headers.get(header::SET_COOKIE).is_none());
     }
+    // A form without the field at all is refused the same way.
+    let page = post_form(&gw, "/dashboard/sign-in", "", None, GATEWAY).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
     assert_eq!(gw.count("dashboard_sessions").await, 0);
     let cookie = sign_in(&gw, &key).await;
     let page = get(&gw, "/dashboard", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("Test data"));
-    // The key is neither on the page nor in the database.
+    // The page does not show the key back.
     assert!(!page.body.contains(&key));
     let (_, log) = gw.get("/v1/audit_log", Some(&key)).await;
     let actions: Vec<&str> = log["data"]
@@ -245,6 +248,13 @@ async fn the_overview_sums_this_merchants_payments_of_the_period() {
         page.body
     );
     assert!(page.body.contains("No declined payments in this period."));
+    // A period the dashboard does not offer shows the default one.
+    let page = get(&gw, "/dashboard?days=abc", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("<a href=\"/dashboard?days=30\" aria-current=\"page\">")
+    );
     let page = get(&gw, "/dashboard?days=90", Some(&cookie)).await;
     assert!(
         page.body

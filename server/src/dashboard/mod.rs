@@ -172,6 +172,8 @@ async fn sign_in_page() -> Html<String> {
 
 #[derive(Deserialize)]
 struct SignInForm {
+    /// Missing counts as empty: refused like any unknown key.
+    #[serde(default)]
     api_key: String,
 }
 
@@ -292,7 +294,8 @@ async fn sign_out(
 
 #[derive(Deserialize)]
 struct PeriodQuery {
-    days: Option<i64>,
+    /// One of [`pages::PERIODS`]; anything else shows the default period.
+    days: Option<String>,
 }
 
 async fn overview(
@@ -300,7 +303,11 @@ async fn overview(
     signed: SignedIn,
     Query(q): Query<PeriodQuery>,
 ) -> Result<Html<String>, DashboardError> {
-    let period = q.days.filter(|d| pages::PERIODS.contains(d)).unwrap_or(30);
+    let period = q
+        .days
+        .and_then(|d| d.parse::<i64>().ok())
+        .filter(|d| pages::PERIODS.contains(d))
+        .unwrap_or(30);
     let today = state.now().div_euclid(86_400);
     let since = (today - period + 1) * 86_400;
     let s = &signed.session;

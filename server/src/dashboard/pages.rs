@@ -335,7 +335,7 @@ pub fn payment(header: &Header, record: &PaymentRecord, refunds: &[RefundRow]) -
     super::html::page("Payment", Some(header), &m)
 }
 
-/// A page for what went wrong, with `status`'s words.
+/// A page saying what went wrong: `title`, then `text`.
 pub fn problem(header: Option<&Header>, title: &str, text: &str) -> String {
     let main = format!(
         "<h1>{}</h1><p>{}</p><p><a href=\"/dashboard\">Back to the overview</a></p>",

@@ -77,7 +77,7 @@ pub fn token_of(headers: &HeaderMap, state: &AppState) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// Whether a session last seen at `last_seen` and created at `created` is still valid.
+/// Whether `session` is still valid at `now`: neither idle nor past its lifetime.
 pub fn is_live(session: &DashboardSession, now: i64) -> bool {
     now - session.last_seen_at <= IDLE_SECONDS && now - session.created_at <= LIFETIME_SECONDS
 }
@@ -86,7 +86,6 @@ pub fn is_live(session: &DashboardSession, now: i64) -> bool {
 /// session the request is answered with the sign-in page's address.
 pub struct SignedIn {
     pub session: DashboardSession,
-    pub token_hash: Vec<u8>,
 }
 
 impl FromRequestParts<AppState> for SignedIn {
@@ -111,9 +110,6 @@ impl FromRequestParts<AppState> for SignedIn {
         if now - session.last_seen_at >= TOUCH_EVERY_SECONDS {
             state.store.touch_dashboard_session(&hash, now).await?;
         }
-        Ok(SignedIn {
-            session,
-            token_hash: hash,
-        })
+        Ok(SignedIn { session })
     }
 }
