@@ -7,7 +7,8 @@
 //!
 //! A merchant signs in with a secret API key; see `session` for how long that lasts. The
 //! pages are sent with a strict Content-Security-Policy and may not be framed; forms are
-//! POSTed same-origin only (`SameSite=Strict` cookie and an `Origin` check).
+//! POSTed same-origin only (a `SameSite=Strict` cookie, and `Sec-Fetch-Site` or `Origin`
+//! checked).
 
 mod html;
 mod pages;
