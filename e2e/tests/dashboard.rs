@@ -44,6 +44,18 @@ async fn sign_in(stack: &Stack, browser: &Browser) {
     browser.wait_for_text("main h1", "Overview").await.unwrap();
 }
 
+/// Opens the first payment of the overview's latest payments and waits for its page.
+async fn open_latest_payment(browser: &Browser) {
+    browser
+        .wait_for("main table a[href^='/dashboard/payments/pay_']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for("dl.facts").await.unwrap();
+}
+
 /// The trimmed text of the first element matching `css`.
 async fn text(browser: &Browser, css: &str) -> String {
     browser
@@ -92,15 +104,8 @@ async fn a_merchant_signs_in_reads_the_overview_opens_a_payment_and_signs_out() 
         .unwrap();
     assert_eq!(collapsed, "collapse");
 
-    // The newest payment (the declined one) from the latest-payments table.
-    browser
-        .wait_for("main table a[href^='/dashboard/payments/pay_']")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser.wait_for("dl.facts").await.unwrap();
+    // The newest payment: the declined one.
+    open_latest_payment(&browser).await;
     let facts = text(&browser, "dl.facts").await;
     assert!(
         facts.contains("insufficient_funds") && facts.contains("•••• 9995"),
@@ -145,14 +150,7 @@ async fn dashboard_screenshots() {
         .screenshot(out.join("dashboard-overview.png"))
         .await
         .unwrap();
-    browser
-        .wait_for("main table a[href^='/dashboard/payments/pay_']")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser.wait_for("dl.facts").await.unwrap();
+    open_latest_payment(&browser).await;
     browser
         .screenshot(out.join("dashboard-payment.png"))
         .await
