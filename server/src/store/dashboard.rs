@@ -5,6 +5,7 @@
 use super::exec::Columns;
 use super::{Merchant, Store, StoreError, audit, json_list};
 use sqlx::Row;
+use std::collections::BTreeMap;
 
 /// A signed-in dashboard session, found by its token's hash.
 #[derive(Debug, Clone)]
@@ -54,6 +55,73 @@ pub struct Summary {
     /// (decline code, payments), most frequent first.
     pub declines: Vec<(String, i64)>,
     pub days: Vec<DayTotals>,
+}
+
+/// Payments of one day, currency, status and decline code: what the database counts.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub day: i64,
+    pub currency: String,
+    pub status: String,
+    pub decline_code: Option<String>,
+    pub payments: i64,
+    pub captured: i64,
+}
+
+impl Summary {
+    /// The totals of `groups`: by currency (ordered by code), declines by code (most
+    /// frequent first; a failure without a code counts as `unknown`), and by day and currency.
+    pub fn of(groups: &[Group], refunds: Vec<RefundTotals>) -> Summary {
+        let mut currencies: BTreeMap<&str, CurrencyTotals> = BTreeMap::new();
+        let mut declines: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut days: BTreeMap<(i64, &str), (i64, i64)> = BTreeMap::new();
+        for g in groups {
+            let c = currencies
+                .entry(&g.currency)
+                .or_insert_with(|| CurrencyTotals {
+                    currency: g.currency.clone(),
+                    payments: 0,
+                    decided: 0,
+                    approved: 0,
+                    captured: 0,
+                });
+            c.payments += g.payments;
+            c.captured += g.captured;
+            if g.status != "processing" {
+                c.decided += g.payments;
+                if g.status == "failed" {
+                    *declines
+                        .entry(g.decline_code.as_deref().unwrap_or("unknown"))
+                        .or_insert(0) += g.payments;
+                } else {
+                    c.approved += g.payments;
+                }
+            }
+            let day = days.entry((g.day, &g.currency)).or_insert((0, 0));
+            day.0 += g.payments;
+            day.1 += g.captured;
+        }
+        let mut declines: Vec<(String, i64)> = declines
+            .into_iter()
+            .map(|(code, n)| (code.to_owned(), n))
+            .collect();
+        // Stable: equal counts stay in code order.
+        declines.sort_by_key(|d| std::cmp::Reverse(d.1));
+        Summary {
+            by_currency: currencies.into_values().collect(),
+            refunds,
+            declines,
+            days: days
+                .into_iter()
+                .map(|((day, currency), (payments, captured))| DayTotals {
+                    day,
+                    currency: currency.to_owned(),
+                    payments,
+                    captured,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A row of the dashboard's payment list.
@@ -164,7 +232,8 @@ impl Store {
     }
 
     /// The merchant's payments in one mode created at or after `since` (Unix seconds),
-    /// summed by the database; refunds are counted by when they were made.
+    /// counted by the database in one pass over them (by day, currency, status and decline
+    /// code) and summed up here; refunds are counted by when they were made.
     pub async fn dashboard_summary(
         &self,
         merchant_id: &str,
@@ -173,13 +242,11 @@ impl Store {
     ) -> Result<Summary, StoreError> {
         // PostgreSQL sums BIGINTs as NUMERIC, which the Any driver cannot read: the sums
         // are cast back (a no-op on SQLite).
-        let currencies = sqlx::query(
-            "SELECT currency, COUNT(*) AS payments,
-                    CAST(SUM(CASE WHEN status <> 'processing' THEN 1 ELSE 0 END) AS BIGINT) AS decided,
-                    CAST(SUM(CASE WHEN status <> 'processing' AND status <> 'failed' THEN 1 ELSE 0 END) AS BIGINT) AS approved,
-                    CAST(SUM(amount_captured) AS BIGINT) AS captured
+        let groups = sqlx::query(
+            "SELECT created_at / 86400 AS day, currency, status, decline_code,
+                    COUNT(*) AS payments, CAST(SUM(amount_captured) AS BIGINT) AS captured
              FROM payments WHERE merchant_id = $1 AND livemode = $2 AND created_at >= $3
-             GROUP BY currency ORDER BY currency",
+             GROUP BY created_at / 86400, currency, status, decline_code",
         )
         .bind(merchant_id)
         .bind(livemode)
@@ -187,9 +254,12 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let refunds = sqlx::query(
+            // CROSS JOIN makes SQLite start from the period's refunds (refunds_created):
+            // otherwise it walks all of the merchant's payments, whose number only grows.
+            // PostgreSQL plans it as the inner join it is.
             "SELECT p.currency, COUNT(*) AS refunds, CAST(SUM(r.amount) AS BIGINT) AS amount
-             FROM refunds r JOIN payments p ON p.id = r.payment_id
-             WHERE p.merchant_id = $1 AND p.livemode = $2 AND r.created_at >= $3
+             FROM refunds r CROSS JOIN payments p
+             WHERE p.id = r.payment_id AND p.merchant_id = $1 AND p.livemode = $2 AND r.created_at >= $3
              GROUP BY p.currency ORDER BY p.currency",
         )
         .bind(merchant_id)
@@ -197,61 +267,26 @@ impl Store {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        let declines = sqlx::query(
-            "SELECT COALESCE(decline_code, 'unknown') AS code, COUNT(*) AS payments
-             FROM payments
-             WHERE merchant_id = $1 AND livemode = $2 AND created_at >= $3 AND status = 'failed'
-             GROUP BY COALESCE(decline_code, 'unknown') ORDER BY payments DESC, code",
-        )
-        .bind(merchant_id)
-        .bind(livemode)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        let days = sqlx::query(
-            "SELECT created_at / 86400 AS day, currency, COUNT(*) AS payments,
-                    CAST(SUM(amount_captured) AS BIGINT) AS captured
-             FROM payments WHERE merchant_id = $1 AND livemode = $2 AND created_at >= $3
-             GROUP BY created_at / 86400, currency ORDER BY day, currency",
-        )
-        .bind(merchant_id)
-        .bind(livemode)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(Summary {
-            by_currency: currencies
-                .iter()
-                .map(|r| CurrencyTotals {
-                    currency: r.get("currency"),
-                    payments: r.get("payments"),
-                    decided: r.get("decided"),
-                    approved: r.get("approved"),
-                    captured: r.get("captured"),
-                })
-                .collect(),
-            refunds: refunds
-                .iter()
-                .map(|r| RefundTotals {
-                    currency: r.get("currency"),
-                    refunds: r.get("refunds"),
-                    amount: r.get("amount"),
-                })
-                .collect(),
-            declines: declines
-                .iter()
-                .map(|r| (r.get("code"), r.get("payments")))
-                .collect(),
-            days: days
-                .iter()
-                .map(|r| DayTotals {
-                    day: r.get("day"),
-                    currency: r.get("currency"),
-                    payments: r.get("payments"),
-                    captured: r.get("captured"),
-                })
-                .collect(),
-        })
+        let groups: Vec<Group> = groups
+            .iter()
+            .map(|r| Group {
+                day: r.get("day"),
+                currency: r.get("currency"),
+                status: r.get("status"),
+                decline_code: r.get("decline_code"),
+                payments: r.get("payments"),
+                captured: r.get("captured"),
+            })
+            .collect();
+        let refunds = refunds
+            .iter()
+            .map(|r| RefundTotals {
+                currency: r.get("currency"),
+                refunds: r.get("refunds"),
+                amount: r.get("amount"),
+            })
+            .collect();
+        Ok(Summary::of(&groups, refunds))
     }
 
     /// The merchant's payments in one mode, newest first, `limit` of them after the payment
@@ -289,5 +324,85 @@ impl Store {
                 created_at: r.get("created_at"),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(
+        day: i64,
+        currency: &str,
+        status: &str,
+        code: Option<&str>,
+        n: i64,
+        captured: i64,
+    ) -> Group {
+        Group {
+            day,
+            currency: currency.into(),
+            status: status.into(),
+            decline_code: code.map(Into::into),
+            payments: n,
+            captured,
+        }
+    }
+
+    #[test]
+    fn groups_sum_to_currencies_declines_and_days() {
+        let groups = [
+            group(10, "usd", "captured", None, 3, 3_000),
+            group(10, "brl", "captured", None, 2, 500),
+            group(11, "brl", "refunded", None, 1, 100),
+            group(11, "brl", "failed", Some("do_not_honor"), 2, 0),
+            group(11, "brl", "failed", Some("insufficient_funds"), 2, 0),
+            group(11, "usd", "failed", Some("insufficient_funds"), 1, 0),
+            group(11, "usd", "failed", None, 1, 0),
+            group(11, "brl", "processing", None, 1, 0),
+            group(11, "brl", "authorized", None, 1, 0),
+        ];
+        let s = Summary::of(&groups, Vec::new());
+        assert_eq!(
+            s.by_currency,
+            [
+                CurrencyTotals {
+                    currency: "brl".into(),
+                    payments: 9,
+                    decided: 8,
+                    approved: 4,
+                    captured: 600
+                },
+                CurrencyTotals {
+                    currency: "usd".into(),
+                    payments: 5,
+                    decided: 5,
+                    approved: 3,
+                    captured: 3_000
+                },
+            ]
+        );
+        assert_eq!(
+            s.declines,
+            [
+                ("insufficient_funds".to_owned(), 3),
+                ("do_not_honor".to_owned(), 2),
+                ("unknown".to_owned(), 1)
+            ]
+        );
+        let days: Vec<(i64, &str, i64, i64)> = s
+            .days
+            .iter()
+            .map(|d| (d.day, d.currency.as_str(), d.payments, d.captured))
+            .collect();
+        assert_eq!(
+            days,
+            [
+                (10, "brl", 2, 500),
+                (10, "usd", 3, 3_000),
+                (11, "brl", 7, 100),
+                (11, "usd", 2, 0)
+            ]
+        );
     }
 }
