@@ -155,5 +155,17 @@ async fn dashboard_screenshots() {
         .screenshot(out.join("dashboard-payment.png"))
         .await
         .unwrap();
+    browser
+        .goto(&format!(
+            "{}/dashboard/payments?status=failed",
+            stack.gateway_url
+        ))
+        .await
+        .unwrap();
+    browser.wait_for("main table").await.unwrap();
+    browser
+        .screenshot(out.join("dashboard-declined.png"))
+        .await
+        .unwrap();
     browser.close().await.unwrap();
 }

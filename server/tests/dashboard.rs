@@ -470,3 +470,42 @@ async fn a_live_key_sees_live_data_only() {
     .await;
     assert_eq!(detail.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_payment_list_filters_by_status_and_pages_within_it() {
+    let gw = Gateway::start().await;
+    let key = gw.merchant("Shop", &[SHOP]).await;
+    let mut declined = Vec::new();
+    let mut approved = Vec::new();
+    for i in 0..27 {
+        gw.set_now(NOW + 2 * i);
+        declined.push(pay(&gw, &key, 100 + i, "automatic", "4000000000000002").await);
+        gw.set_now(NOW + 2 * i + 1);
+        approved.push(pay(&gw, &key, 100 + i, "automatic", "4242424242424242").await);
+    }
+    let cookie = sign_in(&gw, &key).await;
+    let first = get(&gw, "/dashboard/payments?status=failed", Some(&cookie)).await;
+    assert!(first.body.contains(&declined[26]) && first.body.contains(&declined[2]));
+    assert!(
+        !approved.iter().any(|id| first.body.contains(id)),
+        "{}",
+        first.body
+    );
+    assert!(
+        first
+            .body
+            .contains("href=\"/dashboard/payments?status=failed\" aria-current=\"page\"")
+    );
+    let older = format!(
+        "/dashboard/payments?status=failed&amp;starting_after={}",
+        declined[2]
+    );
+    assert!(first.body.contains(&older), "{}", first.body);
+    let second = get(&gw, &older.replace("&amp;", "&"), Some(&cookie)).await;
+    assert!(second.body.contains(&declined[1]) && second.body.contains(&declined[0]));
+    assert!(!approved.iter().any(|id| second.body.contains(id)));
+    // An unknown status lists everything.
+    let all = get(&gw, "/dashboard/payments?status=nonsense", Some(&cookie)).await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert!(all.body.contains(&approved[26]) && all.body.contains(&declined[26]));
+}

@@ -16,6 +16,7 @@ pub mod session;
 
 use crate::api::audit::CurrentRequest;
 use crate::api::auth::authenticate_key;
+use crate::payments::Status;
 use crate::state::AppState;
 use crate::store::{NewAuditEntry, StoreError};
 use axum::Router;
@@ -319,7 +320,7 @@ async fn overview(
         .await?;
     let latest = state
         .store
-        .dashboard_payments(&s.merchant.id, s.livemode, LATEST, None)
+        .dashboard_payments(&s.merchant.id, s.livemode, None, LATEST, None)
         .await?;
     Ok(Html(pages::overview(
         &header_of(&signed, Nav::Overview),
@@ -333,6 +334,8 @@ async fn overview(
 #[derive(Deserialize)]
 struct PageQuery {
     starting_after: Option<String>,
+    /// A payment status; anything else lists them all.
+    status: Option<String>,
 }
 
 async fn payment_list(
@@ -341,11 +344,13 @@ async fn payment_list(
     Query(q): Query<PageQuery>,
 ) -> Result<Html<String>, DashboardError> {
     let s = &signed.session;
+    let status = q.status.as_deref().and_then(Status::parse);
     let mut lines = state
         .store
         .dashboard_payments(
             &s.merchant.id,
             s.livemode,
+            status.map(Status::as_str),
             PAGE_SIZE + 1,
             q.starting_after.as_deref(),
         )
@@ -356,6 +361,7 @@ async fn payment_list(
     Ok(Html(pages::payments(
         &header_of(&signed, Nav::Payments),
         &lines,
+        status,
         q.starting_after.is_some(),
         older.as_deref(),
     )))

@@ -3,6 +3,7 @@
 //! [`esc`] or one of the formatters of `html`.
 
 use super::html::{Header, day, esc, money, percent, time};
+use crate::payments::Status;
 use crate::store::PaymentRecord;
 use crate::store::RefundRow;
 use crate::store::dashboard::{PaymentLine, Summary};
@@ -109,7 +110,10 @@ pub fn overview(
         if refunds == 1 { "" } else { "s" }
     );
 
-    m.push_str("<section><h2>Declines by reason</h2>");
+    m.push_str(
+        "<section><h2>Declines by reason</h2>\
+         <p><a href=\"/dashboard/payments?status=failed\">Declined payments</a></p>",
+    );
     if summary.declines.is_empty() {
         m.push_str("<p>No declined payments in this period.</p>");
     } else {
@@ -192,7 +196,7 @@ fn status(status: &str) -> String {
 
 fn payment_table(lines: &[PaymentLine]) -> String {
     if lines.is_empty() {
-        return "<p>No payments yet.</p>".to_owned();
+        return "<p>No payments.</p>".to_owned();
     }
     let mut m = String::from(
         "<table><thead><tr><th scope=\"col\">Created</th><th scope=\"col\">Payment</th>\
@@ -225,23 +229,66 @@ fn payment_table(lines: &[PaymentLine]) -> String {
     m
 }
 
-/// One page of the payment list; `older` is the id to continue after, when there is more.
+/// The statuses the payment list filters by: every status a stored payment can have.
+const LISTED: [Status; 7] = [
+    Status::Processing,
+    Status::Authorized,
+    Status::Captured,
+    Status::PartiallyRefunded,
+    Status::Refunded,
+    Status::Canceled,
+    Status::Failed,
+];
+
+/// One page of the payment list, of one status or all; `newer` when it is not the first
+/// page, `older` the id to continue after when there is more.
 pub fn payments(
     header: &Header,
     lines: &[PaymentLine],
+    status: Option<Status>,
     newer: bool,
     older: Option<&str>,
 ) -> String {
-    let mut m = String::from("<h1>Payments</h1>");
+    let mut m = String::from("<h1>Payments</h1><nav class=\"periods\" aria-label=\"Status\">");
+    let current = |s: Option<Status>| {
+        if s == status {
+            " aria-current=\"page\""
+        } else {
+            ""
+        }
+    };
+    let _ = write!(
+        m,
+        "<a href=\"/dashboard/payments\"{}>All</a>",
+        current(None)
+    );
+    for s in LISTED {
+        let _ = write!(
+            m,
+            "<a href=\"/dashboard/payments?status={}\"{}>{}</a>",
+            s.as_str(),
+            current(Some(s)),
+            s.as_str().replace('_', " ")
+        );
+    }
+    m.push_str("</nav>");
     m.push_str(&payment_table(lines));
+    // The filter's own query, carried into the paging links.
+    let (first, filter) = match status {
+        Some(s) => (
+            format!("/dashboard/payments?status={}", s.as_str()),
+            format!("status={}&amp;", s.as_str()),
+        ),
+        None => ("/dashboard/payments".to_owned(), String::new()),
+    };
     m.push_str("<nav class=\"pages\" aria-label=\"Pages\">");
     if newer {
-        m.push_str("<a href=\"/dashboard/payments\">Newest</a>");
+        let _ = write!(m, "<a href=\"{first}\">Newest</a>");
     }
     if let Some(id) = older {
         let _ = write!(
             m,
-            "<a href=\"/dashboard/payments?starting_after={}\">Older</a>",
+            "<a href=\"/dashboard/payments?{filter}starting_after={}\">Older</a>",
             esc(id)
         );
     }

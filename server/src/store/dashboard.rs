@@ -289,23 +289,25 @@ impl Store {
         Ok(Summary::of(&groups, refunds))
     }
 
-    /// The merchant's payments in one mode, newest first, `limit` of them after the payment
-    /// `starting_after` (the last one of the previous page).
+    /// The merchant's payments in one mode (and of one status, if given), newest first,
+    /// `limit` of them after the payment `starting_after` (the last one of the previous page).
     pub async fn dashboard_payments(
         &self,
         merchant_id: &str,
         livemode: bool,
+        status: Option<&str>,
         limit: i64,
         starting_after: Option<&str>,
     ) -> Result<Vec<PaymentLine>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, status, amount, currency, brand, last4, decline_code, amount_refunded, created_at
-             FROM payments WHERE merchant_id = $1 AND livemode = $2
-               AND ($3 IS NULL OR (created_at, id) < (SELECT created_at, id FROM payments WHERE id = $3 AND merchant_id = $1))
-             ORDER BY created_at DESC, id DESC LIMIT $4",
+             FROM payments WHERE merchant_id = $1 AND livemode = $2 AND ($3 IS NULL OR status = $3)
+               AND ($4 IS NULL OR (created_at, id) < (SELECT created_at, id FROM payments WHERE id = $4 AND merchant_id = $1))
+             ORDER BY created_at DESC, id DESC LIMIT $5",
         )
         .bind(merchant_id)
         .bind(livemode)
+        .bind(status)
         .bind(starting_after)
         .bind(limit)
         .fetch_all(&self.pool)
