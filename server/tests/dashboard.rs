@@ -178,6 +178,21 @@ async fn a_wrong_key_is_refused_and_a_right_one_signs_in_and_is_audited() {
     assert!(page.body.contains("Test data"));
     // The page does not show the key back.
     assert!(!page.body.contains(&key));
+    // Signing in again from the same browser ends its previous session.
+    let page = post_form(
+        &gw,
+        "/dashboard/sign-in",
+        &form_key(&key),
+        Some(&cookie),
+        GATEWAY,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(gw.count("dashboard_sessions").await, 1);
+    assert_eq!(
+        get(&gw, "/dashboard", Some(&cookie)).await.status,
+        StatusCode::SEE_OTHER
+    );
     let (_, log) = gw.get("/v1/audit_log", Some(&key)).await;
     let actions: Vec<&str> = log["data"]
         .as_array()

@@ -219,9 +219,18 @@ async fn sign_in(
         request_id,
         now,
     );
+    // A fresh token at every sign-in, and the browser's previous one ends: a token planted
+    // before sign-in (session fixation) is worth nothing after it.
+    let previous = session::token_of(&headers, &state).map(|t| session::token_hash(&t));
     state
         .store
-        .insert_dashboard_session(&hash, &authed.key_id, &entry, now - session::IDLE_SECONDS)
+        .insert_dashboard_session(
+            &hash,
+            previous.as_deref(),
+            &authed.key_id,
+            &entry,
+            now - session::IDLE_SECONDS,
+        )
         .await?;
     let mut response = Redirect::to("/dashboard").into_response();
     response

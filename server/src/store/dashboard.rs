@@ -140,17 +140,20 @@ pub struct PaymentLine {
 
 impl Store {
     /// Records a sign-in with `api_key_id` and, in the same transaction, its audit entry
-    /// and the removal of sessions no longer valid at `stale_before` (last seen earlier).
+    /// and the removal of the session it replaces (the browser's previous one, if any) and
+    /// of every session no longer valid at `stale_before` (last seen earlier).
     pub async fn insert_dashboard_session(
         &self,
         token_hash: &[u8],
+        replaces: Option<&[u8]>,
         api_key_id: &str,
         entry: &audit::NewAuditEntry,
         stale_before: i64,
     ) -> Result<(), StoreError> {
         let (_write, mut tx) = self.begin().await?;
-        sqlx::query("DELETE FROM dashboard_sessions WHERE last_seen_at < $1")
+        sqlx::query("DELETE FROM dashboard_sessions WHERE last_seen_at < $1 OR token_hash = $2")
             .bind(stale_before)
+            .bind(replaces)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
