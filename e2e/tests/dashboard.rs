@@ -1,7 +1,8 @@
 //! The merchant dashboard in Chromium, after a shopper has paid on the demo shop: the
 //! merchant signs in with the shop's secret key through the real form, reads the
-//! overview's figures, opens a payment, and signs out; axe-core finds no violations on any
-//! of the pages. `-- --ignored` also writes screenshots to `target/screenshots/`.
+//! overview's figures, visits the refunds, opens a payment, and signs out; axe-core finds no
+//! violations on any of the pages. `-- --ignored` also writes screenshots to
+//! `target/screenshots/`.
 
 mod support;
 
@@ -103,6 +104,21 @@ async fn a_merchant_signs_in_reads_the_overview_opens_a_payment_and_signs_out() 
         .await
         .unwrap();
     assert_eq!(collapsed, "collapse");
+
+    browser
+        .wait_for("header nav a[href='/dashboard/refunds']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("main h1", "Refunds").await.unwrap();
+    assert_eq!(axe_violations(&browser, &axe).await, json!([]), "refunds");
+    browser
+        .goto(&format!("{}/dashboard", stack.gateway_url))
+        .await
+        .unwrap();
+    browser.wait_for_text("main h1", "Overview").await.unwrap();
 
     // The newest payment: the declined one.
     open_latest_payment(&browser).await;

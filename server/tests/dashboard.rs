@@ -524,3 +524,50 @@ async fn the_payment_list_filters_by_status_and_pages_within_it() {
     assert_eq!(all.status, StatusCode::OK);
     assert!(all.body.contains(&approved[26]) && all.body.contains(&declined[26]));
 }
+
+#[tokio::test]
+async fn the_refund_list_shows_this_merchants_refunds_newest_first() {
+    let gw = Gateway::start().await;
+    let key = gw.merchant("Shop", &[SHOP]).await;
+    let other = gw.merchant("Other", &[SHOP]).await;
+    let refund = |key: String, payment: String, amount: i64| {
+        let gw = &gw;
+        async move {
+            let (status, body) = gw
+                .post_json(
+                    &format!("/v1/payments/{payment}/refunds"),
+                    Some(&key),
+                    &json!({"amount": amount}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let payment = pay(&gw, &key, 5_000, "automatic", "4242424242424242").await;
+    let first = refund(key.clone(), payment.clone(), 1_000).await;
+    gw.set_now(NOW + 60);
+    let second = refund(key.clone(), payment.clone(), 2_500).await;
+    let theirs_payment = pay(&gw, &other, 7_000, "automatic", "4242424242424242").await;
+    let theirs = refund(other.clone(), theirs_payment, 7_000).await;
+
+    let cookie = sign_in(&gw, &key).await;
+    let page = get(&gw, "/dashboard/refunds", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = &page.body;
+    assert!(body.contains("href=\"/dashboard/refunds\" aria-current=\"page\""));
+    let (at_second, at_first) = (body.find(&second), body.find(&first));
+    assert!(at_second.is_some() && at_first.is_some(), "{body}");
+    assert!(at_second < at_first, "newest first");
+    assert!(body.contains("25.00 BRL") && body.contains("10.00 BRL"));
+    assert!(body.contains(&format!("/dashboard/payments/{payment}")));
+    assert!(!body.contains(&theirs) && !body.contains("70.00 BRL"));
+    // After the newest, the older one only.
+    let page = get(
+        &gw,
+        &format!("/dashboard/refunds?starting_after={second}"),
+        Some(&cookie),
+    )
+    .await;
+    assert!(page.body.contains(&first) && !page.body.contains(&second));
+}

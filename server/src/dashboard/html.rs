@@ -94,6 +94,7 @@ pub fn percent(part: i64, whole: i64) -> String {
 pub enum Nav {
     Overview,
     Payments,
+    Refunds,
     None,
 }
 
@@ -133,12 +134,14 @@ pub fn page(title: &str, header: Option<&Header>, main: &str) -> String {
             out,
             "<header><p class=\"brand\">Payframe <span>{}</span> {mode}</p>\
              <nav aria-label=\"Dashboard\"><a href=\"/dashboard\"{}>Overview</a>\
-             <a href=\"/dashboard/payments\"{}>Payments</a></nav>\
+             <a href=\"/dashboard/payments\"{}>Payments</a>\
+             <a href=\"/dashboard/refunds\"{}>Refunds</a></nav>\
              <form method=\"post\" action=\"/dashboard/sign-out\">\
              <button type=\"submit\">Sign out</button></form></header>",
             esc(h.merchant_name),
             current(Nav::Overview),
             current(Nav::Payments),
+            current(Nav::Refunds),
         );
     }
     let _ = write!(out, "<main>{main}</main></body></html>");

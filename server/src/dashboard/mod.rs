@@ -1,7 +1,7 @@
 //! The merchant dashboard under `/dashboard`: server-rendered pages (no script, so nothing
 //! of it reaches the card frame's bundle) showing one merchant's payments in the mode of
 //! the key they signed in with: totals, authorization rate, declines by reason, volume by
-//! day, the payment list and each payment's history. Read-only: captures, refunds and
+//! day, the payment list, the refunds and each payment's history. Read-only: captures, refunds and
 //! voids stay with the API and its idempotency keys. Its pages are for people, not part of
 //! the API, and not in `/openapi.json`.
 //!
@@ -97,6 +97,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard", get(overview))
         .route("/dashboard/payments", get(payment_list))
         .route("/dashboard/payments/{id}", get(payment))
+        .route("/dashboard/refunds", get(refund_list))
         .route("/dashboard/sign-in", get(sign_in_page).post(sign_in))
         .route("/dashboard/sign-out", axum::routing::post(sign_out))
         .route("/dashboard/style.css", get(style))
@@ -364,13 +365,43 @@ async fn payment_list(
             q.starting_after.as_deref(),
         )
         .await?;
-    let more = lines.len() as i64 > PAGE_SIZE;
-    lines.truncate(PAGE_SIZE as usize);
-    let older = more.then(|| lines.last().map(|l| l.id.clone())).flatten();
+    let older = one_page(&mut lines, |l| &l.id);
     Ok(Html(pages::payments(
         &header_of(&signed, Nav::Payments),
         &lines,
         status,
+        q.starting_after.is_some(),
+        older.as_deref(),
+    )))
+}
+
+/// Cuts `lines` (read one longer than a page) to a page; returns the id to continue after
+/// when there was more.
+fn one_page<T>(lines: &mut Vec<T>, id: impl Fn(&T) -> &String) -> Option<String> {
+    let more = lines.len() as i64 > PAGE_SIZE;
+    lines.truncate(PAGE_SIZE as usize);
+    more.then(|| lines.last().map(|l| id(l).clone())).flatten()
+}
+
+async fn refund_list(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Query(q): Query<PageQuery>,
+) -> Result<Html<String>, DashboardError> {
+    let s = &signed.session;
+    let mut lines = state
+        .store
+        .dashboard_refunds(
+            &s.merchant.id,
+            s.livemode,
+            PAGE_SIZE + 1,
+            q.starting_after.as_deref(),
+        )
+        .await?;
+    let older = one_page(&mut lines, |l| &l.id);
+    Ok(Html(pages::refunds(
+        &header_of(&signed, Nav::Refunds),
+        &lines,
         q.starting_after.is_some(),
         older.as_deref(),
     )))

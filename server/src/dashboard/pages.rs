@@ -6,7 +6,7 @@ use super::html::{Header, day, esc, money, percent, time};
 use crate::payments::Status;
 use crate::store::PaymentRecord;
 use crate::store::RefundRow;
-use crate::store::dashboard::{PaymentLine, Summary};
+use crate::store::dashboard::{PaymentLine, RefundLine, Summary};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -274,26 +274,61 @@ pub fn payments(
     m.push_str("</nav>");
     m.push_str(&payment_table(lines));
     // The filter's own query, carried into the paging links.
-    let (first, filter) = match status {
-        Some(s) => (
-            format!("/dashboard/payments?status={}", s.as_str()),
-            format!("status={}&amp;", s.as_str()),
-        ),
-        None => ("/dashboard/payments".to_owned(), String::new()),
+    let first = match status {
+        Some(s) => format!("/dashboard/payments?status={}", s.as_str()),
+        None => "/dashboard/payments".to_owned(),
     };
-    m.push_str("<nav class=\"pages\" aria-label=\"Pages\">");
+    m.push_str(&pager(&first, newer, older));
+    super::html::page("Payments", Some(header), &m)
+}
+
+/// Links to the first page (`first`, which may hold a query) and, when there is more, to
+/// the page after the id `older`.
+fn pager(first: &str, newer: bool, older: Option<&str>) -> String {
+    let mut m = String::from("<nav class=\"pages\" aria-label=\"Pages\">");
     if newer {
-        let _ = write!(m, "<a href=\"{first}\">Newest</a>");
+        let _ = write!(m, "<a href=\"{}\">Newest</a>", esc(first));
     }
     if let Some(id) = older {
+        let joiner = if first.contains('?') { '&' } else { '?' };
         let _ = write!(
             m,
-            "<a href=\"/dashboard/payments?{filter}starting_after={}\">Older</a>",
-            esc(id)
+            "<a href=\"{}\">Older</a>",
+            esc(&format!("{first}{joiner}starting_after={id}"))
         );
     }
     m.push_str("</nav>");
-    super::html::page("Payments", Some(header), &m)
+    m
+}
+
+/// One page of the refunds of the merchant's payments, newest first.
+pub fn refunds(header: &Header, lines: &[RefundLine], newer: bool, older: Option<&str>) -> String {
+    let mut m = String::from("<h1>Refunds</h1>");
+    if lines.is_empty() {
+        m.push_str("<p>No refunds.</p>");
+    } else {
+        m.push_str(
+            "<table><thead><tr><th scope=\"col\">Created</th><th scope=\"col\">Refund</th>\
+             <th scope=\"col\">Payment</th><th scope=\"col\" class=\"num\">Amount</th>\
+             <th scope=\"col\">Status</th></tr></thead><tbody>",
+        );
+        for r in lines {
+            let _ = write!(
+                m,
+                "<tr><td>{}</td><td><code>{}</code></td>\
+                 <td><a href=\"/dashboard/payments/{payment}\"><code>{payment}</code></a></td>\
+                 <td class=\"num\">{}</td><td>{}</td></tr>",
+                time(r.created_at),
+                esc(&r.id),
+                money(r.amount, &r.currency),
+                esc(&r.status),
+                payment = esc(&r.payment_id),
+            );
+        }
+        m.push_str("</tbody></table>");
+    }
+    m.push_str(&pager("/dashboard/refunds", newer, older));
+    super::html::page("Refunds", Some(header), &m)
 }
 
 /// A payment, its history (every transition with time and actor) and its refunds.

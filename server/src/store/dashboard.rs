@@ -124,6 +124,17 @@ impl Summary {
     }
 }
 
+/// A row of the dashboard's refund list.
+#[derive(Debug, Clone)]
+pub struct RefundLine {
+    pub id: String,
+    pub payment_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
 /// A row of the dashboard's payment list.
 #[derive(Debug, Clone)]
 pub struct PaymentLine {
@@ -326,6 +337,45 @@ impl Store {
                 last4: r.get("last4"),
                 decline_code: r.get("decline_code"),
                 amount_refunded: r.get("amount_refunded"),
+                created_at: r.get("created_at"),
+            })
+            .collect())
+    }
+
+    /// The refunds of the merchant's payments in one mode, newest first, `limit` of them
+    /// after the refund `starting_after`.
+    pub async fn dashboard_refunds(
+        &self,
+        merchant_id: &str,
+        livemode: bool,
+        limit: i64,
+        starting_after: Option<&str>,
+    ) -> Result<Vec<RefundLine>, StoreError> {
+        // CROSS JOIN: SQLite walks the refunds newest first (refunds_created) and stops at
+        // the limit, instead of gathering all of the merchant's payments first.
+        let rows = sqlx::query(
+            "SELECT r.id, r.payment_id, r.amount, p.currency, r.status, r.created_at
+             FROM refunds r CROSS JOIN payments p
+             WHERE p.id = r.payment_id AND p.merchant_id = $1 AND p.livemode = $2
+               AND ($3 IS NULL OR (r.created_at, r.id) < (
+                   SELECT r2.created_at, r2.id FROM refunds r2 JOIN payments p2 ON p2.id = r2.payment_id
+                   WHERE r2.id = $3 AND p2.merchant_id = $1))
+             ORDER BY r.created_at DESC, r.id DESC LIMIT $4",
+        )
+        .bind(merchant_id)
+        .bind(livemode)
+        .bind(starting_after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| RefundLine {
+                id: r.get("id"),
+                payment_id: r.get("payment_id"),
+                amount: r.get("amount"),
+                currency: r.get("currency"),
+                status: r.get("status"),
                 created_at: r.get("created_at"),
             })
             .collect())
