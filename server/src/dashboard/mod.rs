@@ -1,9 +1,9 @@
 //! The merchant dashboard under `/dashboard`: server-rendered pages (no script, so nothing
 //! of it reaches the card frame's bundle) showing one merchant's payments in the mode of
 //! the key they signed in with: totals, authorization rate, declines by reason, volume by
-//! day, the payment list, the refunds and each payment's history. Read-only: captures, refunds and
-//! voids stay with the API and its idempotency keys. Its pages are for people, not part of
-//! the API, and not in `/openapi.json`.
+//! day, the payment list, the refunds and each payment's history. Read-only: captures,
+//! refunds and voids stay with the API and its idempotency keys. Its pages are for people,
+//! not part of the API, and not in `/openapi.json`.
 //!
 //! A merchant signs in with a secret API key; see `session` for how long that lasts. The
 //! pages are sent with a strict Content-Security-Policy and may not be framed; forms are
