@@ -110,10 +110,7 @@ pub fn overview(
         if refunds == 1 { "" } else { "s" }
     );
 
-    m.push_str(
-        "<section><h2>Declines by reason</h2>\
-         <p><a href=\"/dashboard/payments?status=failed\">Declined payments</a></p>",
-    );
+    m.push_str("<section><h2>Declines by reason</h2>");
     if summary.declines.is_empty() {
         m.push_str("<p>No declined payments in this period.</p>");
     } else {
@@ -130,7 +127,10 @@ pub fn overview(
                 percent(*n, declined)
             );
         }
-        m.push_str("</tbody></table>");
+        m.push_str(
+            "</tbody></table>\
+             <p><a href=\"/dashboard/payments?status=failed\">Declined payments</a></p>",
+        );
     }
     m.push_str("</section>");
 
