@@ -246,6 +246,7 @@ async fn the_overview_sums_this_merchants_payments_of_the_period() {
     let honor = body.find("<code>do_not_honor</code></td><td class=\"num\">1</td>");
     assert!(insufficient.is_some() && honor.is_some(), "{body}");
     assert!(insufficient < honor);
+    assert!(body.contains("<a href=\"/dashboard/payments?status=failed\">Declined payments</a>"));
     assert!(body.contains("66.7 %") && body.contains("33.3 %"));
     // Today's row of the volume by day, and the other merchant's money nowhere.
     assert!(body.contains("<th scope=\"row\">2026-11-18</th><td class=\"num\">5</td><td class=\"num\">123.45 BRL</td>"), "{body}");
