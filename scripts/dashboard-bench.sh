@@ -3,7 +3,8 @@
 # whose merchant has DASHBOARD_BENCH_PAYMENTS payments (default 100,000) spread over the
 # last 30 days (with declines, refunds and a second merchant's payments beside them),
 # signed in through the real form; then wrk (one connection, so it is latency, not a
-# throughput figure) on the overview for 30 and 90 days and on the payment list.
+# throughput figure) on the overview for 30 and 90 days, the payment list (all, and the
+# declined ones) and the refunds.
 # Needs python3 (to write the rows) and wrk (`apt-get install wrk`). BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -73,7 +74,7 @@ cookie=$(curl -sS -o /dev/null -D - -H "Origin: $url" --data-urlencode "api_key=
     sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p')
 [[ -n $cookie ]] || { echo "dashboard-bench: sign-in failed" >&2; exit 1; }
 
-for path in "/dashboard?days=30" "/dashboard?days=90" "/dashboard/payments"; do
+for path in "/dashboard?days=30" "/dashboard?days=90" "/dashboard/payments" "/dashboard/payments?status=failed" "/dashboard/refunds"; do
     echo "==> GET $path"
     curl -sS -o /dev/null -H "Cookie: $cookie" -w "first answer: %{http_code}, %{size_download} bytes in %{time_total} s\n" "$url$path"
     wrk -t1 -c1 -d"${seconds}s" --latency -H "Cookie: $cookie" "$url$path" | sed -n '/Latency/,/Requests\/sec/p'
