@@ -342,7 +342,7 @@ async fn the_payment_list_pages_newest_first() {
 }
 
 #[tokio::test]
-async fn a_session_ends_at_sign_out_when_idle_and_when_its_key_is_rolled() {
+async fn a_session_ends_at_sign_out_when_idle_after_eight_hours_and_when_its_key_is_rolled() {
     let gw = Gateway::start().await;
     let key = gw.merchant("Shop", &[SHOP]).await;
 
@@ -373,6 +373,25 @@ async fn a_session_ends_at_sign_out_when_idle_and_when_its_key_is_rolled() {
         );
     }
     gw.set_now(NOW + 3 * 600 + 16 * 60);
+    assert_eq!(
+        get(&gw, "/dashboard", Some(&cookie)).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // However active, a session ends 8 hours after sign-in.
+    let start = NOW + 3600;
+    gw.set_now(start);
+    let cookie = sign_in(&gw, &key).await;
+    let mut at = start;
+    while at + 600 <= start + 8 * 3600 {
+        at += 600;
+        gw.set_now(at);
+        assert_eq!(
+            get(&gw, "/dashboard", Some(&cookie)).await.status,
+            StatusCode::OK
+        );
+    }
+    gw.set_now(start + 8 * 3600 + 1);
     assert_eq!(
         get(&gw, "/dashboard", Some(&cookie)).await.status,
         StatusCode::SEE_OTHER
