@@ -4,6 +4,7 @@
 
 use super::exec::Columns;
 use super::{Merchant, Store, StoreError, audit, json_list};
+use crate::payments::Status;
 use sqlx::Row;
 use std::collections::BTreeMap;
 
@@ -22,9 +23,9 @@ pub struct DashboardSession {
 pub struct CurrencyTotals {
     pub currency: String,
     pub payments: i64,
-    /// Payments the processor answered (everything but `processing`).
+    /// Payments the processor answered: authorized at some point, or declined (`failed`).
     pub decided: i64,
-    /// Of those, the ones it authorized (every status but `failed`).
+    /// Of those, the ones it authorized (whatever happened to them after).
     pub approved: i64,
     /// Minor units captured.
     pub captured: i64,
@@ -87,15 +88,26 @@ impl Summary {
                 });
             c.payments += g.payments;
             c.captured += g.captured;
-            if g.status != "processing" {
-                c.decided += g.payments;
-                if g.status == "failed" {
+            match Status::parse(&g.status) {
+                Some(Status::Failed) => {
+                    c.decided += g.payments;
                     *declines
                         .entry(g.decline_code.as_deref().unwrap_or("unknown"))
                         .or_insert(0) += g.payments;
-                } else {
+                }
+                // Authorized at some point, whatever happened after.
+                Some(
+                    Status::Authorized
+                    | Status::Captured
+                    | Status::PartiallyRefunded
+                    | Status::Refunded
+                    | Status::Canceled,
+                ) => {
+                    c.decided += g.payments;
                     c.approved += g.payments;
                 }
+                // Not answered yet.
+                Some(Status::RequiresPaymentMethod | Status::Processing) | None => {}
             }
             let day = days.entry((g.day, &g.currency)).or_insert((0, 0));
             day.0 += g.payments;
@@ -415,6 +427,8 @@ mod tests {
             group(11, "usd", "failed", Some("insufficient_funds"), 1, 0),
             group(11, "usd", "failed", None, 1, 0),
             group(11, "brl", "processing", None, 1, 0),
+            group(11, "brl", "requires_payment_method", None, 1, 0),
+            group(11, "brl", "canceled", None, 1, 0),
             group(11, "brl", "authorized", None, 1, 0),
         ];
         let s = Summary::of(&groups, Vec::new());
@@ -423,9 +437,9 @@ mod tests {
             [
                 CurrencyTotals {
                     currency: "brl".into(),
-                    payments: 9,
-                    decided: 8,
-                    approved: 4,
+                    payments: 11,
+                    decided: 9,
+                    approved: 5,
                     captured: 600
                 },
                 CurrencyTotals {
@@ -455,7 +469,7 @@ mod tests {
             [
                 (10, "brl", 2, 500),
                 (10, "usd", 3, 3_000),
-                (11, "brl", 7, 100),
+                (11, "brl", 9, 100),
                 (11, "usd", 2, 0)
             ]
         );
