@@ -1,7 +1,8 @@
 //! The merchant dashboard in Chromium, after a shopper has paid on the demo shop: the
 //! merchant signs in with the shop's secret key through the real form, reads the
 //! overview's figures, visits the refunds, opens a payment, and signs out; axe-core finds no
-//! violations on any of the pages. `-- --ignored` also writes screenshots to
+//! violations on any of the pages; the key is in no log line and no file of the gateway.
+//! `-- --ignored` also writes screenshots to
 //! `target/screenshots/`.
 
 mod support;
@@ -143,6 +144,21 @@ async fn a_merchant_signs_in_reads_the_overview_opens_a_payment_and_signs_out() 
         .unwrap();
     browser.wait_for("#api_key").await.unwrap();
     browser.close().await.unwrap();
+
+    // The key typed into the form is in no log line (at trace level) and on no file of
+    // the gateway's data directory.
+    assert!(
+        !stack.logs().contains(&stack.secret_key),
+        "the key was logged"
+    );
+    for (path, bytes) in stack.disk_bytes() {
+        let key = stack.secret_key.as_bytes();
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key),
+            "the key is in {}",
+            path.display()
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
