@@ -2,8 +2,7 @@
 //! merchant signs in with the shop's secret key through the real form, reads the
 //! overview's figures, visits the refunds, opens a payment, and signs out; axe-core finds no
 //! violations on any of the pages; the key is in no log line and no file of the gateway.
-//! `-- --ignored` also writes screenshots to
-//! `target/screenshots/`.
+//! `-- --ignored` also writes screenshots to `target/screenshots/`.
 
 mod support;
 
