@@ -108,13 +108,18 @@ async fn pay(gw: &Gateway, key: &str, amount: i64, capture: &str, number: &str) 
         .to_owned()
 }
 
+/// The id of the merchant whose key is `key`.
+async fn merchant_id(gw: &Gateway, key: &str) -> String {
+    let hash = payframe_server::api::auth::hash_secret(key);
+    let found = gw.state().store.merchant_by_key_hash(&hash).await.unwrap();
+    found.expect("a current key").0.id
+}
+
 /// Gives the merchant of `key` a new key of the mode `livemode` (as `merchant roll-key`);
 /// returns it.
 async fn roll_key(gw: &Gateway, key: &str, livemode: bool) -> String {
-    let store = &gw.state().store;
-    let hash = payframe_server::api::auth::hash_secret(key);
-    let (merchant, ..) = store.merchant_by_key_hash(&hash).await.unwrap().unwrap();
-    payframe_server::merchants::roll_key(store, &merchant.id, livemode, gw.now())
+    let merchant = merchant_id(gw, key).await;
+    payframe_server::merchants::roll_key(&gw.state().store, &merchant, livemode, gw.now())
         .await
         .unwrap()
 }
@@ -313,6 +318,16 @@ async fn a_payment_shows_its_history_and_another_merchants_does_not_exist() {
         "{body}"
     );
     assert!(!body.contains("4242424242424242"));
+    let merchant = merchant_id(&gw, &key).await;
+    let record = gw.state().store.payment(&merchant, &mine).await;
+    let record = record.unwrap().expect("the payment");
+    let processor_reference = record.payment.processor_reference().expect("authorized");
+    assert!(
+        body.contains(&format!(
+            "<dt>Processor reference</dt><dd><code>{processor_reference}</code>"
+        )),
+        "{body}"
+    );
 
     let page = get(&gw, &format!("/dashboard/payments/{theirs}"), Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);

@@ -365,6 +365,12 @@ pub fn payment(header: &Header, record: &PaymentRecord, refunds: &[RefundRow]) -
             format!("<code>{}</code>", esc(code.as_str())),
         );
     }
+    if let Some(reference) = p.processor_reference() {
+        fact(
+            "Processor reference",
+            format!("<code>{}</code>", esc(reference)),
+        );
+    }
     if let Some(reference) = &record.reference {
         fact("Reference", esc(reference));
     }
