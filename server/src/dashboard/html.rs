@@ -89,6 +89,11 @@ pub fn percent(part: i64, whole: i64) -> String {
     format!("{}.{} %", tenths / 10, tenths % 10)
 }
 
+/// The attribute that marks a link as the page being shown, when `here`.
+pub fn current_if(here: bool) -> &'static str {
+    if here { " aria-current=\"page\"" } else { "" }
+}
+
 /// Where a page sits in the dashboard's navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
@@ -118,13 +123,7 @@ pub fn page(title: &str, header: Option<&Header>, main: &str) -> String {
         esc(title)
     );
     if let Some(h) = header {
-        let current = |nav: Nav| {
-            if h.nav == nav {
-                " aria-current=\"page\""
-            } else {
-                ""
-            }
-        };
+        let current = |nav: Nav| current_if(h.nav == nav);
         let mode = if h.livemode {
             "<span class=\"mode live\">Live data</span>"
         } else {

@@ -2,7 +2,7 @@
 //! merchant sees is tested without HTTP. Every value from the database goes through
 //! [`esc`] or one of the formatters of `html`.
 
-use super::html::{Header, day, esc, money, percent, time};
+use super::html::{Header, current_if, day, esc, money, percent, time};
 use crate::payments::Status;
 use crate::store::PaymentRecord;
 use crate::store::RefundRow;
@@ -53,11 +53,7 @@ pub fn overview(
         "<h1>Overview</h1><nav class=\"periods\" aria-label=\"Period\">"
     );
     for p in PERIODS {
-        let current = if p == period {
-            " aria-current=\"page\""
-        } else {
-            ""
-        };
+        let current = current_if(p == period);
         let _ = write!(
             m,
             "<a href=\"/dashboard?days={p}\"{current}>Last {p} days</a>"
@@ -250,13 +246,7 @@ pub fn payments(
     older: Option<&str>,
 ) -> String {
     let mut m = String::from("<h1>Payments</h1><nav class=\"periods\" aria-label=\"Status\">");
-    let current = |s: Option<Status>| {
-        if s == status {
-            " aria-current=\"page\""
-        } else {
-            ""
-        }
-    };
+    let current = |s: Option<Status>| current_if(s == status);
     let _ = write!(
         m,
         "<a href=\"/dashboard/payments\"{}>All</a>",
