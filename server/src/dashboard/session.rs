@@ -10,7 +10,6 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::{COOKIE, HeaderValue};
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
 
 /// Seconds without a request after which the session has ended.
 pub const IDLE_SECONDS: i64 = 15 * 60;
@@ -35,22 +34,21 @@ fn secure(state: &AppState) -> bool {
 
 /// The `Set-Cookie` value that hands the browser `token`.
 pub fn set_cookie(state: &AppState, token: &str) -> HeaderValue {
-    let secure = if secure(state) { "; Secure" } else { "" };
-    let value = format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={LIFETIME_SECONDS}{secure}",
-        cookie_name(state)
-    );
-    HeaderValue::from_str(&value).expect("the token is base62")
+    cookie(state, token, LIFETIME_SECONDS)
 }
 
 /// The `Set-Cookie` value that makes the browser forget the token.
 pub fn clear_cookie(state: &AppState) -> HeaderValue {
+    cookie(state, "", 0)
+}
+
+fn cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
     let secure = if secure(state) { "; Secure" } else { "" };
-    let value = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}",
+    let cookie = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
         cookie_name(state)
     );
-    HeaderValue::from_str(&value).expect("the cookie is ASCII")
+    HeaderValue::from_str(&cookie).expect("the cookie is ASCII: a base62 token")
 }
 
 /// A fresh token (≈ 256 bits) and the hash that is stored for it.
@@ -60,8 +58,9 @@ pub fn new_token() -> (String, Vec<u8>) {
     (token, hash)
 }
 
+/// What is stored for a token: its SHA-256, as for API keys.
 pub fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+    crate::api::auth::hash_secret(token)
 }
 
 /// The dashboard token the request's cookies carry, if any.
